@@ -1,0 +1,90 @@
+package handshake
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+)
+
+// Config is what host and worker must agree on before they talk. Define it
+// once in a package both import.
+type Config struct {
+	// MagicCookieKey and MagicCookieValue are set in the worker's
+	// environment by the host. They are not a security measure: they let a
+	// worker binary started by hand explain itself instead of hanging.
+	MagicCookieKey   string
+	MagicCookieValue string
+	// ProtocolVersions lists the versions this side speaks. The host offers
+	// all of them; the highest version both sides speak wins. A worker
+	// serving a different handler set per version lists its versions in
+	// plugin.Config.VersionedHandlers instead. Default: [1].
+	ProtocolVersions []int
+}
+
+// Validate reports whether the config is usable.
+func (c Config) Validate() error {
+	if c.MagicCookieKey == "" || c.MagicCookieValue == "" {
+		return errors.New("handshake: MagicCookieKey and MagicCookieValue must be set")
+	}
+	for _, v := range c.ProtocolVersions {
+		if v < 1 {
+			return fmt.Errorf("handshake: protocol version %d is not positive", v)
+		}
+	}
+	return nil
+}
+
+// Versions returns the configured versions, sorted and deduplicated, or [1].
+func (c Config) Versions() []int {
+	if len(c.ProtocolVersions) == 0 {
+		return []int{1}
+	}
+	v := slices.Clone(c.ProtocolVersions)
+	slices.Sort(v)
+	return slices.Compact(v)
+}
+
+// VersionMismatchError says that host and worker share no protocol version.
+type VersionMismatchError struct {
+	Host, Worker []int
+}
+
+func (e *VersionMismatchError) Error() string {
+	return fmt.Sprintf("no common protocol version: host speaks %v, worker speaks %v", e.Host, e.Worker)
+}
+
+// Negotiate returns the highest version in both lists.
+func Negotiate(host, worker []int) (int, error) {
+	best := 0
+	for _, h := range host {
+		if h > best && slices.Contains(worker, h) {
+			best = h
+		}
+	}
+	if best == 0 {
+		return 0, &VersionMismatchError{Host: slices.Sorted(slices.Values(host)), Worker: slices.Sorted(slices.Values(worker))}
+	}
+	return best, nil
+}
+
+// SerializerMismatchError says host and worker use different serializers.
+// Its text is the exact text the worker prints and the host reports.
+type SerializerMismatchError struct {
+	Host, Worker string
+}
+
+func (e *SerializerMismatchError) Error() string {
+	return fmt.Sprintf("serializer mismatch: host uses %s, worker uses %s", e.Host, e.Worker)
+}
+
+// SerializerCollisionError says host and worker use two different
+// serializers under the same name.
+type SerializerCollisionError struct {
+	Name         string
+	Host, Worker string // fingerprints
+}
+
+func (e *SerializerCollisionError) Error() string {
+	return fmt.Sprintf("serializer name collision: host and worker both call their serializer %q but they differ (host %s, worker %s); give each serializer its own name",
+		e.Name, e.Host, e.Worker)
+}

@@ -1,0 +1,96 @@
+package handshake
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Environment variables the host sets for the worker.
+const (
+	EnvSocketPath       = "ISOLATED_WORKERS_SOCKET_PATH"
+	EnvSerializer       = "ISOLATED_WORKERS_SERIALIZER"
+	EnvProtocolVersions = "ISOLATED_WORKERS_PROTOCOL_VERSIONS" // comma separated, e.g. "1,2"
+	EnvAuthToken        = "ISOLATED_WORKERS_AUTH_TOKEN"
+	EnvReadyFD          = "ISOLATED_WORKERS_READY_FD" // descriptor number of the ready pipe
+)
+
+// ErrNotLaunchedByHost: the magic cookie is missing or wrong, so the binary
+// was most likely started by hand.
+var ErrNotLaunchedByHost = errors.New("this binary is a worker plugin, launched by its host; it is not meant to be run directly")
+
+// Env is what the host tells the worker through the environment.
+type Env struct {
+	SocketPath       string
+	Serializer       string
+	ProtocolVersions []int
+	AuthToken        string
+	ReadyFD          int
+}
+
+// Encode returns the variables as KEY=VALUE pairs, the cookie first.
+func (e Env) Encode(c Config) []string {
+	vs := make([]string, len(e.ProtocolVersions))
+	for i, v := range e.ProtocolVersions {
+		vs[i] = strconv.Itoa(v)
+	}
+	return []string{
+		c.MagicCookieKey + "=" + c.MagicCookieValue,
+		EnvSocketPath + "=" + e.SocketPath,
+		EnvSerializer + "=" + e.Serializer,
+		EnvProtocolVersions + "=" + strings.Join(vs, ","),
+		EnvAuthToken + "=" + e.AuthToken,
+		EnvReadyFD + "=" + strconv.Itoa(e.ReadyFD),
+	}
+}
+
+// ParseEnv reads the contract from getenv (os.Getenv in a worker). A
+// missing or wrong cookie gives ErrNotLaunchedByHost; any other problem an
+// error naming the variable.
+func ParseEnv(c Config, getenv func(string) string) (Env, error) {
+	if c.MagicCookieKey == "" || getenv(c.MagicCookieKey) != c.MagicCookieValue {
+		return Env{}, ErrNotLaunchedByHost
+	}
+	var e Env
+	e.SocketPath = getenv(EnvSocketPath)
+	if e.SocketPath == "" {
+		return Env{}, fmt.Errorf("handshake: %s is empty", EnvSocketPath)
+	}
+	e.Serializer = getenv(EnvSerializer)
+	if e.Serializer == "" {
+		return Env{}, fmt.Errorf("handshake: %s is empty", EnvSerializer)
+	}
+	e.AuthToken = getenv(EnvAuthToken)
+	if e.AuthToken == "" {
+		return Env{}, fmt.Errorf("handshake: %s is empty", EnvAuthToken)
+	}
+	versions, err := ParseVersions(getenv(EnvProtocolVersions))
+	if err != nil {
+		return Env{}, fmt.Errorf("handshake: %s: %w", EnvProtocolVersions, err)
+	}
+	e.ProtocolVersions = versions
+	fd, err := strconv.Atoi(getenv(EnvReadyFD))
+	if err != nil || fd < 3 {
+		return Env{}, fmt.Errorf("handshake: %s=%q is not a descriptor number of 3 or more", EnvReadyFD, getenv(EnvReadyFD))
+	}
+	e.ReadyFD = fd
+	return e, nil
+}
+
+// ParseVersions parses a comma-separated list of positive versions.
+func ParseVersions(s string) ([]int, error) {
+	if s == "" {
+		return nil, errors.New("no protocol versions")
+	}
+	parts := strings.Split(s, ",")
+	out := make([]int, 0, len(parts))
+	for _, p := range parts {
+		v, err := strconv.Atoi(strings.TrimSpace(p))
+		if err != nil || v < 1 {
+			return nil, fmt.Errorf("version %q is not a positive integer", p)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}

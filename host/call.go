@@ -1,0 +1,195 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/isolated-workers/isolated-workers-go/internal/wire"
+	"github.com/isolated-workers/isolated-workers-go/shared"
+)
+
+// call is one request waiting for its reply.
+type call struct {
+	done   chan reply
+	result any // pointer to the typed result, decoded into by the reader
+	codec  *wire.Codec
+}
+
+type reply struct {
+	headers map[string]string
+	err     error // a *shared.RemoteError for an error reply
+}
+
+var callPool = sync.Pool{New: func() any { return &call{done: make(chan reply, 1)} }}
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// decode runs on the reader goroutine, while body is valid.
+func (cl *call) decode(h *wire.Header, body []byte) reply {
+	if h.Kind == shared.KindError {
+		re := new(shared.RemoteError)
+		if err := cl.codec.DecodeBody(h, body, re); err != nil {
+			return reply{err: fmt.Errorf("decode error reply: %w", err)}
+		}
+		return reply{headers: h.Headers, err: re}
+	}
+	if err := cl.codec.DecodeBody(h, body, cl.result); err != nil {
+		return reply{err: err}
+	}
+	return reply{headers: h.Headers}
+}
+
+// Call sends req to the worker as message m and waits for its result.
+//
+// The call's deadline is the earliest of ctx's deadline, m's own timeout
+// (shared.Message.WithTimeout) or else Config.CallTimeout. When ctx is
+// cancelled or the deadline passes, the worker is told, its handler's
+// context is cancelled, and Call returns an error wrapping ctx.Err().
+//
+// An error the handler returned arrives as a *shared.RemoteError (match it
+// with errors.As). If the worker crashes, pending calls fail at once with an
+// *ExitError; if the connection breaks, with ErrConnectionLost.
+func Call[Req, Res any](ctx context.Context, w *Worker, m shared.Message[Req, Res], req Req) (Res, error) {
+	var res Res
+	timeout, ok := m.Timeout()
+	if !ok {
+		timeout = w.cfg.CallTimeout
+	}
+	txID, headers, err := w.roundTrip(ctx, m.Name(), timeout, req, &res)
+	if w.mw != nil {
+		msg := shared.AnyMessage{Kind: shared.KindResult, Type: m.Name(), TxID: txID, Headers: headers, Payload: res}
+		var re *shared.RemoteError
+		if errors.As(err, &re) {
+			msg.Kind, msg.Payload = shared.KindError, re
+		}
+		if err == nil || msg.Kind == shared.KindError {
+			if mwErr := w.mw(ctx, shared.Incoming, &msg); mwErr != nil {
+				var zero Res
+				return zero, fmt.Errorf("call %q on worker %q: %w", m.Name(), w.cfg.Name, mwErr)
+			}
+			if err == nil {
+				res, _ = msg.Payload.(Res)
+			}
+		}
+	}
+	if err != nil {
+		var zero Res
+		return zero, fmt.Errorf("call %q on worker %q: %w", m.Name(), w.cfg.Name, err)
+	}
+	return res, nil
+}
+
+// roundTrip sends one request and waits for its reply, decoding a result
+// into result.
+func (w *Worker) roundTrip(ctx context.Context, typ string, timeout time.Duration, req, result any) (string, map[string]string, error) {
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	if err := ctx.Err(); err != nil {
+		return "", nil, err
+	}
+	msg := shared.AnyMessage{Kind: shared.KindRequest, Type: typ, Headers: shared.HeadersFrom(ctx), Payload: req}
+	if w.mw != nil {
+		if err := w.mw(ctx, shared.Outgoing, &msg); err != nil {
+			return "", nil, err
+		}
+	}
+	msg.TxID = w.cfg.TxIDGenerator(&msg)
+
+	w.state.RLock()
+	c, err := w.activeConn()
+	if err == nil {
+		w.calls.Add(1)
+	}
+	w.state.RUnlock()
+	if err != nil {
+		return msg.TxID, nil, err
+	}
+	defer w.calls.Done()
+
+	cl := callPool.Get().(*call)
+	cl.result, cl.codec = result, w.codec
+	c.mu.Lock()
+	if c.failErr != nil {
+		err := c.failErr
+		c.mu.Unlock()
+		callPool.Put(cl)
+		return msg.TxID, nil, err
+	}
+	if _, dup := c.pending[msg.TxID]; dup {
+		c.mu.Unlock()
+		callPool.Put(cl)
+		return msg.TxID, nil, fmt.Errorf("%w: %q", shared.ErrDuplicateTxID, msg.TxID)
+	}
+	c.pending[msg.TxID] = cl
+	c.mu.Unlock()
+
+	h := wire.Header{Version: w.version, Kind: shared.KindRequest, Type: typ, ID: msg.TxID, Headers: msg.Headers}
+	if d, ok := ctx.Deadline(); ok {
+		h.Deadline = d.UnixNano()
+	}
+	if err := c.send(&h, msg.Payload); err != nil {
+		if c.forget(msg.TxID) {
+			callPool.Put(cl)
+			return msg.TxID, nil, err
+		}
+		// The reader or a failure got to the call first; take its reply.
+	}
+
+	select {
+	case r := <-cl.done:
+		callPool.Put(cl)
+		return msg.TxID, r.headers, r.err
+	case <-ctx.Done():
+		if !c.forget(msg.TxID) {
+			// The reply is being delivered; it wins.
+			r := <-cl.done
+			callPool.Put(cl)
+			return msg.TxID, r.headers, r.err
+		}
+		callPool.Put(cl)
+		c.send(&wire.Header{Version: w.version, Kind: shared.KindCancel, Type: typ, ID: msg.TxID}, nil)
+		return msg.TxID, nil, context.Cause(ctx)
+	}
+}
+
+// forget removes a pending call; it reports false when someone else already
+// took it (and will deliver a reply).
+func (c *conn) forget(id string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.pending[id]; !ok {
+		return false
+	}
+	delete(c.pending, id)
+	return true
+}
+
+// send encodes and writes one message: on the calls stream, or on a stream
+// of its own for a large raw payload.
+func (c *conn) send(h *wire.Header, payload any) error {
+	bp := bufPool.Get().(*[]byte)
+	defer func() { *bp = (*bp)[:0]; bufPool.Put(bp) }()
+	out, raw, err := c.w.codec.Encode((*bp)[:0], h, payload)
+	*bp = out
+	if err != nil {
+		return err
+	}
+	if len(raw) >= wire.LargeThreshold {
+		err = wire.WriteLarge(c.ymx, out, raw)
+	} else {
+		err = c.calls.Write(out, raw)
+	}
+	if err != nil {
+		if ferr := c.err(); ferr != nil {
+			return ferr
+		}
+		return fmt.Errorf("%w: %v", ErrConnectionLost, err)
+	}
+	return nil
+}

@@ -1,0 +1,56 @@
+package host
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Errors a caller can match with errors.Is.
+var (
+	// ErrWorkerClosed: the worker was closed; pending and new calls fail.
+	ErrWorkerClosed = errors.New("worker closed")
+	// ErrShuttingDown: Shutdown is waiting for pending calls; new calls fail.
+	ErrShuttingDown = errors.New("worker is shutting down")
+	// ErrDisconnected: the host disconnected (Disconnect); call Reconnect.
+	ErrDisconnected = errors.New("worker disconnected")
+	// ErrConnectionLost: the connection broke while the worker may still
+	// run; pending calls fail at once with it. Reconnect may help.
+	ErrConnectionLost = errors.New("connection to worker lost")
+	// ErrWorkerTerminated: the worker process is gone.
+	ErrWorkerTerminated = errors.New("worker process terminated")
+	// ErrStaleReattach: a ReattachConfig no longer names a live worker.
+	ErrStaleReattach = errors.New("stale reattach config")
+)
+
+// ExitError reports a worker process that exited: during start-up, or while
+// calls were pending. It unwraps to ErrWorkerTerminated.
+type ExitError struct {
+	Name     string
+	PID      int
+	ExitCode int    // -1 when killed by a signal
+	Signal   string // e.g. "killed"; empty for a normal exit
+	Stderr   string // the tail of the worker's stderr
+}
+
+func (e *ExitError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "worker %q (pid %d) ", e.Name, e.PID)
+	if e.Signal != "" {
+		fmt.Fprintf(&b, "killed by signal: %s", e.Signal)
+	} else {
+		fmt.Fprintf(&b, "exited with status %d", e.ExitCode)
+	}
+	if tail := strings.TrimSpace(e.Stderr); tail != "" {
+		fmt.Fprintf(&b, "; stderr: %s", tail)
+	}
+	return b.String()
+}
+
+func (e *ExitError) Unwrap() error { return ErrWorkerTerminated }
+
+// RefusedError is the worker's refusal of a connection, in its own words
+// (wrong token, serializer mismatch or collision, a host already attached).
+type RefusedError struct{ Reason string }
+
+func (e *RefusedError) Error() string { return "worker refused the connection: " + e.Reason }

@@ -1,0 +1,271 @@
+package host
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/isolated-workers/isolated-workers-go/handshake"
+	"github.com/isolated-workers/isolated-workers-go/internal/wire"
+	"github.com/isolated-workers/isolated-workers-go/shared"
+)
+
+// Worker is a running worker process (or one attached with Attach) and the
+// host's connection to it.
+type Worker struct {
+	cfg    Config
+	logger hclog.Logger // the host's
+	wlog   hclog.Logger // the worker's records, named after it
+	codec  *wire.Codec
+	mw     shared.Middleware
+	fp     string
+
+	dir        string // private directory; removed by Close ("" when attached)
+	socketPath string
+	token      string
+	version    int
+	pid        int
+	proc       *process // nil when attached
+
+	// calls counts calls in flight, for Shutdown. state guards the flags
+	// and conn; calls take it shared.
+	calls sync.WaitGroup
+	state sync.RWMutex
+	conn  *conn
+	hello handshake.WorkerHello
+
+	closing      bool
+	shuttingDown bool
+	closeOnce    sync.Once
+	closeErr     error
+
+	wg sync.WaitGroup // goroutines the worker owns
+}
+
+func newWorker(cfg Config) *Worker {
+	logger := cfg.Logger
+	if logger == nil {
+		logger = hclog.New(&hclog.LoggerOptions{Name: "isolated-workers", Level: cfg.LogLevel, Output: os.Stderr})
+	} else {
+		logger.SetLevel(cfg.LogLevel)
+	}
+	return &Worker{
+		cfg:    cfg,
+		logger: logger,
+		wlog:   logger.Named(cfg.Name),
+		mw:     shared.Chain(cfg.Middleware),
+		codec:  wire.NewCodec(cfg.Serializer, cfg.MaxFrameSize, cfg.MaxRawSize, nil),
+		fp:     shared.Fingerprint(cfg.Serializer),
+	}
+}
+
+// Name returns the worker's name.
+func (w *Worker) Name() string { return w.cfg.Name }
+
+// PID returns the worker's process id.
+func (w *Worker) PID() int { return w.pid }
+
+// ProtocolVersion returns the negotiated protocol version.
+func (w *Worker) ProtocolVersion() int { return w.version }
+
+// Messages returns the message names the worker serves at the negotiated
+// version, as it said in the hello.
+func (w *Worker) Messages() []string {
+	w.state.RLock()
+	defer w.state.RUnlock()
+	return w.hello.Messages
+}
+
+// IsConnected reports whether the host holds a live connection to the
+// worker.
+func (w *Worker) IsConnected() bool {
+	w.state.RLock()
+	c := w.conn
+	w.state.RUnlock()
+	return c != nil && c.err() == nil
+}
+
+// IsActive reports whether the worker process is alive, connected or not.
+func (w *Worker) IsActive() bool {
+	w.state.RLock()
+	closing := w.closing
+	w.state.RUnlock()
+	if closing {
+		return false
+	}
+	if w.proc != nil {
+		return w.proc.exit() == nil
+	}
+	return syscall.Kill(w.pid, 0) == nil
+}
+
+// Exited returns a channel closed when a worker this host started has
+// exited, or nil for an attached worker.
+func (w *Worker) Exited() <-chan struct{} {
+	if w.proc == nil {
+		return nil
+	}
+	return w.proc.exited
+}
+
+func (w *Worker) setConn(c *conn) {
+	w.state.Lock()
+	w.conn, w.hello = c, c.hello
+	w.state.Unlock()
+}
+
+// Close fails pending calls with ErrWorkerClosed, asks the worker to stop,
+// waits up to GracePeriod for it to exit, then kills its process group. It
+// returns after every goroutine the Worker started has ended. It is
+// idempotent; later calls return the first result.
+func (w *Worker) Close() error {
+	w.closeOnce.Do(func() { w.closeErr = w.close() })
+	return w.closeErr
+}
+
+func (w *Worker) close() error {
+	w.state.Lock()
+	w.closing = true
+	c := w.conn
+	w.state.Unlock()
+
+	if c != nil {
+		c.fail(ErrWorkerClosed)
+		c.sendControl(handshake.OpShutdown, "host closed the worker")
+	}
+	switch {
+	case w.proc != nil:
+		if w.proc.waitExit(w.cfg.GracePeriod) == nil {
+			w.logger.Warn("worker did not exit in time; killing its process group", "worker", w.cfg.Name, "pid", w.pid, "grace_period", w.cfg.GracePeriod)
+		}
+		w.proc.killGroup() // also reaps anything left in its group
+		<-w.proc.exited
+	case c != nil:
+		// Attached: not our child. It is the worker as long as the
+		// connection it answered on is open.
+		select {
+		case <-c.ymx.CloseChan():
+		case <-time.After(w.cfg.GracePeriod):
+			if !c.ymx.IsClosed() {
+				w.logger.Warn("attached worker did not exit in time; killing it", "worker", w.cfg.Name, "pid", w.pid)
+				syscall.Kill(w.pid, syscall.SIGKILL)
+			}
+		}
+	}
+	if c != nil {
+		c.close(ErrWorkerClosed)
+	}
+	w.wg.Wait()
+	if w.dir != "" {
+		os.RemoveAll(w.dir)
+	}
+	return nil
+}
+
+// Shutdown stops new calls (they fail with ErrShuttingDown), waits for the
+// pending ones to finish, then closes the worker. If ctx ends first, the
+// remaining calls fail with ErrWorkerClosed and Shutdown returns ctx's error
+// after closing.
+func (w *Worker) Shutdown(ctx context.Context) error {
+	w.state.Lock()
+	w.shuttingDown = true
+	w.state.Unlock()
+	done := make(chan struct{})
+	go func() {
+		w.calls.Wait()
+		close(done)
+	}()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = fmt.Errorf("shutdown worker %q: pending calls did not finish: %w", w.cfg.Name, ctx.Err())
+	}
+	w.Close()
+	<-done
+	return err
+}
+
+// Disconnect closes the connection but not the worker: pending calls fail
+// with ErrDisconnected, IsConnected becomes false and IsActive stays true. A
+// worker with plugin.KeepAlive waits for Reconnect (or Attach); one with
+// plugin.Shutdown (the default) exits.
+func (w *Worker) Disconnect() error {
+	w.state.Lock()
+	c := w.conn
+	w.conn = nil
+	closing := w.closing
+	w.state.Unlock()
+	if closing {
+		return ErrWorkerClosed
+	}
+	if c == nil {
+		return nil
+	}
+	c.fail(ErrDisconnected)
+	c.sendControl(handshake.OpGoodbye, "host disconnected")
+	c.close(ErrDisconnected)
+	return nil
+}
+
+// Reconnect dials the worker again with the Connection policy. It works
+// only with a worker that has plugin.KeepAlive; one that exits on
+// disconnect gives ErrWorkerTerminated.
+func (w *Worker) Reconnect(ctx context.Context) error {
+	w.state.Lock()
+	if w.closing {
+		w.state.Unlock()
+		return ErrWorkerClosed
+	}
+	old := w.conn
+	if old != nil && old.err() == nil {
+		w.state.Unlock()
+		return nil // already connected
+	}
+	w.conn = nil
+	behavior := w.hello.DisconnectBehavior
+	w.state.Unlock()
+	if old != nil {
+		old.close(ErrConnectionLost)
+	}
+	if behavior == "shutdown" && w.proc != nil {
+		w.proc.waitExit(w.cfg.GracePeriod)
+	}
+	if !w.IsActive() {
+		return fmt.Errorf("reconnect worker %q: %w (pid %d; its DisconnectBehavior is %s, so it exits when its host disconnects)",
+			w.cfg.Name, ErrWorkerTerminated, w.pid, behavior)
+	}
+	c, err := w.connect(ctx)
+	if err != nil {
+		if !w.IsActive() {
+			return fmt.Errorf("reconnect worker %q: %w (pid %d)", w.cfg.Name, ErrWorkerTerminated, w.pid)
+		}
+		return fmt.Errorf("reconnect worker %q: %w", w.cfg.Name, err)
+	}
+	w.state.Lock()
+	if w.closing {
+		w.state.Unlock()
+		c.close(ErrWorkerClosed)
+		return ErrWorkerClosed
+	}
+	w.conn, w.hello = c, c.hello
+	w.state.Unlock()
+	return nil
+}
+
+// activeConn returns the connection a new call should use.
+func (w *Worker) activeConn() (*conn, error) {
+	switch {
+	case w.closing:
+		return nil, ErrWorkerClosed
+	case w.shuttingDown:
+		return nil, ErrShuttingDown
+	case w.conn == nil:
+		return nil, ErrDisconnected
+	}
+	return w.conn, nil
+}

@@ -1,0 +1,170 @@
+package wire
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+
+	"github.com/isolated-workers/isolated-workers-go/internal/frame"
+	"github.com/isolated-workers/isolated-workers-go/shared"
+)
+
+// Codec encodes and decodes envelopes for one serializer.
+type Codec struct {
+	ser      shared.Serializer
+	term     []byte
+	leanJSON bool
+	maxFrame int
+	maxRaw   int
+	names    map[string]string
+}
+
+// NewCodec returns a codec for ser. Frames over maxFrame and raw bodies over
+// maxRaw bytes are refused. names are message and event type names to intern,
+// so decoding a header allocates no string for them.
+func NewCodec(ser shared.Serializer, maxFrame, maxRaw int, names []string) *Codec {
+	_, lean := ser.(shared.JSON)
+	c := &Codec{ser: ser, term: ser.Terminator(), leanJSON: lean, maxFrame: maxFrame, maxRaw: maxRaw,
+		names: make(map[string]string, len(names))}
+	for _, n := range names {
+		c.names[n] = n
+	}
+	return c
+}
+
+// Serializer returns the codec's serializer.
+func (c *Codec) Serializer() shared.Serializer { return c.ser }
+
+// Terminator returns the serializer's terminator.
+func (c *Codec) Terminator() []byte { return c.term }
+
+// MaxFrame returns the largest frame the codec accepts.
+func (c *Codec) MaxFrame() int { return c.maxFrame }
+
+func (c *Codec) intern(b []byte) string {
+	if s, ok := c.names[string(b)]; ok {
+		return s
+	}
+	return string(b)
+}
+
+// Encode appends the header frame and, for a serialized payload, the
+// payload frame to dst. A []byte payload is not copied: it is returned as
+// raw, to be written after the returned bytes. h.Body and h.RawLen are set
+// from the payload.
+func (c *Codec) Encode(dst []byte, h *Header, payload any) (out, raw []byte, err error) {
+	var body []byte
+	switch p := payload.(type) {
+	case nil:
+		h.Body, h.RawLen = BodyNone, 0
+	case []byte:
+		if len(p) > c.maxRaw {
+			return dst, nil, fmt.Errorf("%w: raw payload of %d bytes, limit %d", shared.ErrFrameTooLarge, len(p), c.maxRaw)
+		}
+		h.Body, h.RawLen, raw = BodyRaw, len(p), p
+	default:
+		if body, err = c.ser.Marshal(payload); err != nil {
+			return dst, nil, fmt.Errorf("encode %s %q with %s: %w", h.Kind, h.Type, c.ser.Name(), err)
+		}
+		h.Body, h.RawLen = BodyFrame, 0
+	}
+	start := len(dst)
+	if c.leanJSON {
+		hb := appendJSONHeader(dst[len(dst):], h) // encode into spare capacity
+		dst, err = frame.Append(dst, hb, c.term, c.maxFrame)
+	} else {
+		var hb []byte
+		if hb, err = c.ser.Marshal(h); err == nil {
+			dst, err = frame.Append(dst, hb, c.term, c.maxFrame)
+		}
+	}
+	if err == nil && body != nil {
+		dst, err = frame.Append(dst, body, c.term, c.maxFrame)
+	}
+	if err != nil {
+		return dst[:start], nil, fmt.Errorf("encode %s %q: %w", h.Kind, h.Type, err)
+	}
+	return dst, raw, nil
+}
+
+// ErrMalformed marks a message that could not be decoded; the stream it
+// came from can no longer be trusted.
+var ErrMalformed = errors.New("malformed message")
+
+// Read reads one message. body is nil for BodyNone, the payload frame for
+// BodyFrame (valid until the next read), or a fresh slice for BodyRaw.
+func (c *Codec) Read(r *frame.Reader) (h Header, body []byte, err error) {
+	hb, err := r.Next()
+	if err != nil {
+		return h, nil, err
+	}
+	if err := c.DecodeHeader(hb, &h); err != nil {
+		return h, nil, err
+	}
+	switch h.Body {
+	case BodyNone:
+		return h, nil, nil
+	case BodyFrame:
+		body, err = r.Next()
+		if errors.Is(err, io.EOF) {
+			err = fmt.Errorf("%w: stream ended before the payload of %s %q", ErrMalformed, h.Kind, h.Type)
+		}
+		return h, body, err
+	case BodyRaw:
+		if h.RawLen < 0 || h.RawLen > c.maxRaw {
+			return h, nil, fmt.Errorf("%w: raw payload of %d bytes, limit %d", shared.ErrFrameTooLarge, h.RawLen, c.maxRaw)
+		}
+		body, err = r.ReadRaw(h.RawLen)
+		return h, body, err
+	}
+	return h, nil, fmt.Errorf("%w: unknown body kind %d", ErrMalformed, h.Body)
+}
+
+// DecodeHeader decodes a header frame.
+func (c *Codec) DecodeHeader(b []byte, h *Header) error {
+	if c.leanJSON {
+		if parseJSONHeader(b, h, c.intern) {
+			return nil
+		}
+		*h = Header{}
+		if err := json.Unmarshal(b, h); err != nil {
+			return fmt.Errorf("%w: header: %v", ErrMalformed, err)
+		}
+		return nil
+	}
+	if err := c.ser.Unmarshal(b, h); err != nil {
+		return fmt.Errorf("%w: header: %v", ErrMalformed, err)
+	}
+	return nil
+}
+
+// DecodeBody decodes a message body into v, a pointer. A raw body decodes
+// only into a *[]byte.
+func (c *Codec) DecodeBody(h *Header, body []byte, v any) error {
+	switch h.Body {
+	case BodyRaw:
+		if p, ok := v.(*[]byte); ok {
+			*p = body
+			return nil
+		}
+		return fmt.Errorf("%w: raw bytes for %s %q, which does not take []byte", ErrMalformed, h.Kind, h.Type)
+	case BodyFrame:
+		if err := c.ser.Unmarshal(body, v); err != nil {
+			return fmt.Errorf("decode %s %q payload with %s: %w", h.Kind, h.Type, c.ser.Name(), err)
+		}
+		return nil
+	}
+	return nil
+}
+
+func sortedKeys(m map[string]string) []string {
+	if len(m) == 1 {
+		for k := range m {
+			return []string{k}
+		}
+	}
+	return slices.Sorted(maps.Keys(m))
+}

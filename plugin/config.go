@@ -1,0 +1,158 @@
+package plugin
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/isolated-workers/isolated-workers-go/handshake"
+	"github.com/isolated-workers/isolated-workers-go/shared"
+)
+
+// DisconnectBehavior says what a worker does when its host disconnects.
+type DisconnectBehavior int
+
+const (
+	// Shutdown (the default): exit when the host disconnects or dies, so
+	// no worker is ever orphaned.
+	Shutdown DisconnectBehavior = iota
+	// KeepAlive: keep listening for a new host (host.Worker.Reconnect or
+	// host.Attach), for at most HostConnectTimeout.
+	KeepAlive
+)
+
+func (b DisconnectBehavior) String() string {
+	if b == KeepAlive {
+		return "keep-alive"
+	}
+	return "shutdown"
+}
+
+// Defaults.
+const (
+	DefaultHostConnectTimeout = 30 * time.Second
+	DefaultMaxFrameSize       = 16 << 20
+	DefaultMaxRawSize         = 256 << 20
+	DefaultLogBuffer          = 1024
+)
+
+// Config configures a worker. The zero value of every field means its
+// default.
+type Config struct {
+	// Handshake must equal the host's.
+	Handshake handshake.Config
+	// Handlers serve every version in Handshake.ProtocolVersions.
+	Handlers HandlerSet
+	// VersionedHandlers serve a different handler set per protocol
+	// version; its keys are added to the versions the worker speaks and
+	// override Handlers for that version.
+	VersionedHandlers map[int]HandlerSet
+	// Serializer must have the host's name. Default shared.JSON.
+	Serializer shared.Serializer
+	// Logger receives the worker's own log records. Default: records are
+	// forwarded to the host's logger (buffered while no host is connected).
+	Logger hclog.Logger
+	// LogLevel filters the worker's records. Default: the level of the
+	// host's logger, learned in the hello (Info until then).
+	LogLevel hclog.Level
+	// Middleware sees every request (Incoming) and reply (Outgoing), left to
+	// right.
+	Middleware []shared.Middleware
+	// TxIDGenerator gives ids to events the worker emits. Default
+	// shared.UUIDv4.
+	TxIDGenerator shared.TxIDGenerator
+	// HostConnectTimeout bounds the wait for a host, at start-up and, with
+	// KeepAlive, after each disconnect; then the worker exits cleanly with
+	// status 0. nil means 30 s; a pointer to 0 waits forever (see
+	// shared.Duration).
+	HostConnectTimeout *time.Duration
+	// DisconnectBehavior: Shutdown (default) or KeepAlive.
+	DisconnectBehavior DisconnectBehavior
+	// MaxFrameSize bounds one frame (default 16 MiB); MaxRawSize one raw
+	// []byte payload (default 256 MiB).
+	MaxFrameSize int
+	MaxRawSize   int
+	// LogBuffer is how many log records and, separately, events are kept
+	// while no host is connected (default 1024). Older ones are dropped and
+	// counted; the next host is told how many.
+	LogBuffer int
+}
+
+func (c *Config) setDefaults() {
+	if c.Serializer == nil {
+		c.Serializer = shared.JSON{}
+	}
+	if c.TxIDGenerator == nil {
+		c.TxIDGenerator = shared.UUIDv4
+	}
+	if c.HostConnectTimeout == nil {
+		c.HostConnectTimeout = shared.Duration(DefaultHostConnectTimeout)
+	}
+	c.MaxFrameSize = cmpOr(c.MaxFrameSize, DefaultMaxFrameSize)
+	c.MaxRawSize = cmpOr(c.MaxRawSize, DefaultMaxRawSize)
+	c.LogBuffer = cmpOr(c.LogBuffer, DefaultLogBuffer)
+}
+
+func cmpOr(v, def int) int {
+	if v == 0 {
+		return def
+	}
+	return v
+}
+
+// Validate reports the first problem with the config.
+func (c Config) Validate() error {
+	if err := c.Handshake.Validate(); err != nil {
+		return err
+	}
+	if c.Serializer != nil {
+		if err := shared.ValidateSerializer(c.Serializer); err != nil {
+			return err
+		}
+	}
+	if c.HostConnectTimeout != nil && *c.HostConnectTimeout < 0 {
+		return fmt.Errorf("plugin: HostConnectTimeout %v is negative", *c.HostConnectTimeout)
+	}
+	if c.MaxFrameSize < 0 || c.MaxRawSize < 0 || c.LogBuffer < 0 {
+		return errors.New("plugin: MaxFrameSize, MaxRawSize and LogBuffer must not be negative")
+	}
+	if c.DisconnectBehavior != Shutdown && c.DisconnectBehavior != KeepAlive {
+		return fmt.Errorf("plugin: unknown DisconnectBehavior %d", c.DisconnectBehavior)
+	}
+	if err := c.Handlers.err; err != nil {
+		return err
+	}
+	for v, hs := range c.VersionedHandlers {
+		if v < 1 {
+			return fmt.Errorf("plugin: VersionedHandlers has protocol version %d; versions start at 1", v)
+		}
+		if hs.err != nil {
+			return fmt.Errorf("plugin: version %d: %w", v, hs.err)
+		}
+	}
+	return nil
+}
+
+// versions returns the protocol versions the worker speaks.
+func (c Config) versions() []int {
+	vs := c.Handshake.Versions()
+	if len(c.VersionedHandlers) > 0 {
+		if len(c.Handshake.ProtocolVersions) == 0 {
+			vs = nil
+		}
+		vs = append(vs, slices.Collect(maps.Keys(c.VersionedHandlers))...)
+	}
+	slices.Sort(vs)
+	return slices.Compact(vs)
+}
+
+// handlersFor returns the handler set for a negotiated version.
+func (c Config) handlersFor(v int) HandlerSet {
+	if hs, ok := c.VersionedHandlers[v]; ok {
+		return hs
+	}
+	return c.Handlers
+}

@@ -1,0 +1,141 @@
+package plugin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/isolated-workers/isolated-workers-go/internal/wire"
+	"github.com/isolated-workers/isolated-workers-go/shared"
+)
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// dispatch starts the handler for one request. It runs on the reader
+// goroutine: body is valid only until it returns, so the request is decoded
+// here and the handler gets the value.
+func (c *hostConn) dispatch(h *wire.Header, body []byte) {
+	hd := c.s.handlers[h.Type]
+	if hd == nil {
+		c.replyError(h, &shared.RemoteError{Code: shared.CodeUnknownMessage,
+			Message: fmt.Sprintf("worker has no handler for message %q (protocol version %d serves: %s)",
+				h.Type, c.s.version, strings.Join(c.s.names, ", "))})
+		return
+	}
+	req, err := hd.decode(c.s.codec, h, body)
+	if err != nil {
+		c.replyError(h, &shared.RemoteError{Code: shared.CodeBadRequest, Message: err.Error()})
+		return
+	}
+	ctx, cancel := context.WithCancel(c.ctx)
+	c.mu.Lock()
+	if _, dup := c.running[h.ID]; dup {
+		c.mu.Unlock()
+		cancel()
+		c.s.logger.Error("host reused a transaction id in flight", "txid", h.ID, "type", h.Type)
+		c.replyError(h, &shared.RemoteError{Code: shared.CodeDuplicateTxID,
+			Message: fmt.Sprintf("transaction id %q is already in flight", h.ID)})
+		return
+	}
+	c.running[h.ID] = cancel
+	c.mu.Unlock()
+	c.handlers.Add(1)
+	go c.handle(ctx, cancel, hd, *h, req)
+}
+
+// handle runs one handler and sends its reply.
+func (c *hostConn) handle(ctx context.Context, cancel context.CancelFunc, hd *Handler, h wire.Header, req any) {
+	defer c.handlers.Done()
+	defer func() {
+		c.mu.Lock()
+		delete(c.running, h.ID)
+		c.mu.Unlock()
+		cancel()
+	}()
+	if h.Deadline != 0 {
+		var cancelDeadline context.CancelFunc
+		ctx, cancelDeadline = context.WithDeadline(ctx, time.Unix(0, h.Deadline))
+		defer cancelDeadline()
+	}
+	ctx = context.WithValue(ctx, callKey{}, &callInfo{conn: c, txID: h.ID, msgType: h.Type, headers: h.Headers})
+	if len(h.Headers) > 0 {
+		ctx = shared.WithHeaders(ctx, h.Headers)
+	}
+	ctx = hclog.WithContext(ctx, c.s.logger)
+
+	msg := shared.AnyMessage{Kind: shared.KindRequest, Type: h.Type, TxID: h.ID, Headers: h.Headers, Payload: req}
+	if c.s.mw != nil {
+		if err := c.s.mw(ctx, shared.Incoming, &msg); err != nil {
+			c.replyError(&h, &shared.RemoteError{Code: shared.CodeMiddleware, Message: err.Error()})
+			return
+		}
+	}
+	res, err := c.call(ctx, hd, msg.Payload)
+	if err != nil {
+		if ctx.Err() != nil && errors.Is(err, ctx.Err()) && c.ctx.Err() == nil && errors.Is(err, context.Canceled) {
+			c.replyError(&h, &shared.RemoteError{Code: shared.CodeCanceled, Message: fmt.Sprintf("call %q cancelled by the host", h.Type)})
+			return
+		}
+		c.replyError(&h, remoteError(err))
+		return
+	}
+	out := shared.AnyMessage{Kind: shared.KindResult, Type: h.Type, TxID: h.ID, Payload: res}
+	if c.s.mw != nil {
+		if err := c.s.mw(ctx, shared.Outgoing, &out); err != nil {
+			c.replyError(&h, &shared.RemoteError{Code: shared.CodeMiddleware, Message: err.Error()})
+			return
+		}
+	}
+	c.send(&wire.Header{Version: c.s.version, Kind: shared.KindResult, Type: h.Type, ID: h.ID, Headers: out.Headers}, out.Payload)
+}
+
+// call runs the handler, turning a panic into an error.
+func (c *hostConn) call(ctx context.Context, hd *Handler, req any) (res any, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			c.s.logger.Error("handler panicked", "message", hd.name, "panic", r, "stack", string(debug.Stack()))
+			err = &shared.RemoteError{Code: shared.CodePanic, Message: fmt.Sprintf("handler %q panicked: %v", hd.name, r)}
+		}
+	}()
+	return hd.call(ctx, req)
+}
+
+// replyError sends an error reply.
+func (c *hostConn) replyError(h *wire.Header, re *shared.RemoteError) {
+	c.send(&wire.Header{Version: c.s.version, Kind: shared.KindError, Type: h.Type, ID: h.ID}, re)
+}
+
+// send encodes and writes one reply: on the calls stream, or on a stream of
+// its own for a large raw payload.
+func (c *hostConn) send(h *wire.Header, payload any) {
+	bp := bufPool.Get().(*[]byte)
+	defer func() { *bp = (*bp)[:0]; bufPool.Put(bp) }()
+	out, raw, err := c.s.codec.Encode((*bp)[:0], h, payload)
+	if err != nil {
+		c.s.logger.Error("cannot encode reply", "type", h.Type, "error", err)
+		if h.Kind == shared.KindError {
+			return
+		}
+		c.replyError(h, &shared.RemoteError{Code: shared.CodeEncode, Message: err.Error()})
+		return
+	}
+	*bp = out
+	select {
+	case <-c.ready:
+	case <-c.ctx.Done():
+		return
+	}
+	if len(raw) >= wire.LargeThreshold {
+		err = wire.WriteLarge(c.ymx, out, raw)
+	} else {
+		err = c.calls.Write(out, raw)
+	}
+	if err != nil && c.ctx.Err() == nil {
+		c.s.logger.Debug("reply not delivered", "type", h.Type, "txid", h.ID, "error", err)
+	}
+}

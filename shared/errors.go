@@ -1,0 +1,71 @@
+package shared
+
+import (
+	"time"
+
+	"errors"
+	"fmt"
+	"github.com/isolated-workers/isolated-workers-go/shared/faults"
+)
+
+// Errors both sides can match with errors.Is.
+var (
+	// ErrTerminatorInFrame: a serialized message contained the
+	// serializer's terminator and was refused at send time.
+	ErrTerminatorInFrame = errors.New("serialized message contains the frame terminator")
+	// ErrFrameTooLarge: a frame exceeded the configured maximum size.
+	ErrFrameTooLarge = errors.New("frame exceeds the maximum frame size")
+	// ErrDuplicateTxID: a transaction id was reused while its first call
+	// was still in flight.
+	ErrDuplicateTxID = errors.New("duplicate transaction id in flight")
+)
+
+// Codes of RemoteErrors the library itself produces.
+const (
+	CodeHandler        = "handler"         // the handler returned an error
+	CodePanic          = "panic"           // the handler panicked
+	CodeUnknownMessage = "unknown_message" // no handler for the message type
+	CodeBadRequest     = "bad_request"     // the request could not be decoded
+	CodeMiddleware     = "middleware"      // a worker middleware failed
+	CodeCanceled       = "canceled"        // the host cancelled the call
+	CodeDuplicateTxID  = "duplicate_txid"  // a transaction id was reused in flight
+	CodeEncode         = "encode"          // the result could not be encoded
+)
+
+// RemoteError is an error that a worker returned for a call. The host
+// receives it from host.Call; match it with errors.As:
+//
+//	var re *shared.RemoteError
+//	if errors.As(err, &re) && re.Code == shared.CodeUnknownMessage { ... }
+type RemoteError struct {
+	Message string `json:"message" msgpack:"message"`
+	// Code is CodeHandler for errors a handler returned unless the error
+	// carries its own code (an ErrorCode() string method).
+	Code string `json:"code,omitempty" msgpack:"code,omitempty"`
+	// Type is the Go type of the handler's error, for example
+	// "*fs.PathError".
+	Type string `json:"type,omitempty" msgpack:"type,omitempty"`
+	// Class is the fault class (shared/faults) of the handler's error.
+	Class string `json:"class,omitempty" msgpack:"class,omitempty"`
+	// RetryAfterMillis is a retry hint carried from the worker's error.
+	RetryAfterMillis int64 `json:"retryAfterMs,omitempty" msgpack:"retryAfterMs,omitempty"`
+}
+
+func (e *RemoteError) Error() string {
+	if e.Code == "" || e.Code == CodeHandler {
+		return "worker: " + e.Message
+	}
+	return fmt.Sprintf("worker: %s (code %s)", e.Message, e.Code)
+}
+
+// FaultClass returns the fault class the worker gave the error, so
+// faults.ClassOf and retry policies see it on the host.
+func (e *RemoteError) FaultClass() faults.Class { return faults.Class(e.Class) }
+
+// RetryAfter returns the worker's retry hint (zero when none).
+func (e *RemoteError) RetryAfter() time.Duration {
+	return time.Duration(e.RetryAfterMillis) * time.Millisecond
+}
+
+// ErrorCode returns the error's code.
+func (e *RemoteError) ErrorCode() string { return e.Code }
