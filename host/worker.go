@@ -47,12 +47,11 @@ type Worker struct {
 }
 
 func newWorker(cfg Config) *Worker {
-	logger := cfg.Logger
-	if logger == nil {
-		logger = hclog.New(&hclog.LoggerOptions{Name: "isolated-workers", Level: cfg.LogLevel, Output: os.Stderr})
-	} else {
-		logger.SetLevel(cfg.LogLevel)
+	inner := cfg.Logger
+	if inner == nil {
+		inner = hclog.New(&hclog.LoggerOptions{Name: "isolated-workers", Level: hclog.Trace, Output: os.Stderr})
 	}
+	logger := shared.NewMetaLogger(inner, cfg.LogLevel, os.Stderr)
 	return &Worker{
 		cfg:    cfg,
 		logger: logger,

@@ -52,7 +52,8 @@ type Config struct {
 	VersionedHandlers map[int]HandlerSet
 	// Serializer must have the host's name. Default shared.JSON.
 	Serializer shared.Serializer
-	// Logger receives the worker's own log records. Default: records are
+	// Logger receives the worker's own log records, through a meta-logger
+	// that filters by LogLevel and survives a logger that panics. Default: records are
 	// forwarded to the host's logger (buffered while no host is connected).
 	Logger hclog.Logger
 	// LogLevel filters the worker's records. Default: the level of the

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/yamux"
 	"github.com/isolated-workers/isolated-workers-go/handshake"
 	"github.com/isolated-workers/isolated-workers-go/internal/frame"
@@ -135,7 +136,7 @@ func (s *server) hello(ymx *yamux.Session) (*hostConn, error) {
 		cancel()
 		return refuse(err)
 	}
-	if s.ownLog && hh.LogLevel != "" && s.cfg.LogLevel == 0 {
+	if hh.LogLevel != "" && s.cfg.LogLevel == hclog.NoLevel {
 		s.logger.SetLevel(hclogLevel(hh.LogLevel))
 	}
 	err = handshake.WriteHello(st, handshake.WorkerHello{

@@ -77,11 +77,15 @@ func (c *hostConn) handle(ctx context.Context, cancel context.CancelFunc, hd *Ha
 	}
 	res, err := c.call(ctx, hd, msg.Payload)
 	if err != nil {
-		if ctx.Err() != nil && errors.Is(err, ctx.Err()) && c.ctx.Err() == nil && errors.Is(err, context.Canceled) {
+		switch {
+		case ctx.Err() == nil || !errors.Is(err, ctx.Err()):
+			c.replyError(&h, remoteError(err))
+		case errors.Is(err, context.DeadlineExceeded):
+			c.replyError(&h, &shared.RemoteError{Code: shared.CodeDeadline, Class: "transient",
+				Message: fmt.Sprintf("call %q: context deadline exceeded in the worker", h.Type)})
+		default:
 			c.replyError(&h, &shared.RemoteError{Code: shared.CodeCanceled, Message: fmt.Sprintf("call %q cancelled by the host", h.Type)})
-			return
 		}
-		c.replyError(&h, remoteError(err))
 		return
 	}
 	out := shared.AnyMessage{Kind: shared.KindResult, Type: h.Type, TxID: h.ID, Payload: res}

@@ -108,7 +108,6 @@ type server struct {
 	fp       string
 	ln       *net.UnixListener
 	logger   hclog.Logger
-	ownLog   bool // logger forwards to the host and follows its level
 	logs     *outbox
 	events   *outbox
 
@@ -135,22 +134,20 @@ func newServer(cfg Config, env handshake.Env, version int, ln *net.UnixListener)
 	s.codec = wire.NewCodec(cfg.Serializer, cfg.MaxFrameSize, cfg.MaxRawSize, s.names)
 	s.logs = newOutbox(cfg.LogBuffer, droppedLogNotice)
 	s.events = newOutbox(cfg.LogBuffer, nil)
-	s.logger = cfg.Logger
-	if s.logger == nil {
-		s.ownLog = true
-		level := cfg.LogLevel
-		if level == hclog.NoLevel {
-			level = hclog.Info
-		}
-		s.logger = hclog.New(&hclog.LoggerOptions{
+	inner := cfg.Logger
+	if inner == nil {
+		inner = hclog.New(&hclog.LoggerOptions{
 			Name:       "", // the host names the sub-logger after the worker
-			Level:      level,
+			Level:      hclog.Trace,
 			JSONFormat: true,
 			Output:     outboxWriter{s.logs},
 		})
-	} else if cfg.LogLevel != hclog.NoLevel {
-		s.logger.SetLevel(cfg.LogLevel)
 	}
+	level := cfg.LogLevel
+	if level == hclog.NoLevel {
+		level = hclog.Info // until the hello tells the host's level
+	}
+	s.logger = shared.NewMetaLogger(inner, level, os.Stderr)
 	return s
 }
 

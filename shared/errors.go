@@ -1,6 +1,7 @@
 package shared
 
 import (
+	"context"
 	"time"
 
 	"errors"
@@ -22,14 +23,15 @@ var (
 
 // Codes of RemoteErrors the library itself produces.
 const (
-	CodeHandler        = "handler"         // the handler returned an error
-	CodePanic          = "panic"           // the handler panicked
-	CodeUnknownMessage = "unknown_message" // no handler for the message type
-	CodeBadRequest     = "bad_request"     // the request could not be decoded
-	CodeMiddleware     = "middleware"      // a worker middleware failed
-	CodeCanceled       = "canceled"        // the host cancelled the call
-	CodeDuplicateTxID  = "duplicate_txid"  // a transaction id was reused in flight
-	CodeEncode         = "encode"          // the result could not be encoded
+	CodeHandler        = "handler"           // the handler returned an error
+	CodePanic          = "panic"             // the handler panicked
+	CodeUnknownMessage = "unknown_message"   // no handler for the message type
+	CodeBadRequest     = "bad_request"       // the request could not be decoded
+	CodeMiddleware     = "middleware"        // a worker middleware failed
+	CodeCanceled       = "canceled"          // the host cancelled the call
+	CodeDeadline       = "deadline_exceeded" // the call's deadline passed in the worker
+	CodeDuplicateTxID  = "duplicate_txid"    // a transaction id was reused in flight
+	CodeEncode         = "encode"            // the result could not be encoded
 )
 
 // RemoteError is an error that a worker returned for a call. The host
@@ -65,6 +67,19 @@ func (e *RemoteError) FaultClass() faults.Class { return faults.Class(e.Class) }
 // RetryAfter returns the worker's retry hint (zero when none).
 func (e *RemoteError) RetryAfter() time.Duration {
 	return time.Duration(e.RetryAfterMillis) * time.Millisecond
+}
+
+// Is makes a remote cancellation match context.Canceled and a deadline that
+// passed in the worker match context.DeadlineExceeded, so a caller checks
+// errors.Is(err, context.DeadlineExceeded) whichever side noticed first.
+func (e *RemoteError) Is(target error) bool {
+	switch target {
+	case context.Canceled:
+		return e.Code == CodeCanceled
+	case context.DeadlineExceeded:
+		return e.Code == CodeDeadline
+	}
+	return false
 }
 
 // ErrorCode returns the error's code.
