@@ -49,8 +49,11 @@ func (c *Counters) add(class faults.Class, panicked bool) {
 	}
 }
 
-// Snapshot returns the current counts.
+// Snapshot returns the current counts. A nil Counters has none.
 func (c *Counters) Snapshot() CountersSnapshot {
+	if c == nil {
+		return CountersSnapshot{Errors: map[faults.Class]uint64{}}
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	errs := maps.Clone(c.errors)

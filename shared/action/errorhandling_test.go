@@ -207,7 +207,12 @@ func TestCountersByClass(t *testing.T) {
 	if got.Total() != 5 {
 		t.Errorf("Total() = %d, want 5", got.Total())
 	}
-	if diff := cmp.Diff(action.CountersSnapshot{Errors: map[faults.Class]uint64{}}, (&action.Counters{}).Snapshot()); diff != "" {
+	empty := action.CountersSnapshot{Errors: map[faults.Class]uint64{}}
+	if diff := cmp.Diff(empty, (&action.Counters{}).Snapshot()); diff != "" {
 		t.Errorf("zero Counters Snapshot() mismatch (-want +got):\n%s", diff)
+	}
+	var none *action.Counters
+	if diff := cmp.Diff(empty, none.Snapshot()); diff != "" {
+		t.Errorf("nil Counters Snapshot() mismatch (-want +got):\n%s", diff)
 	}
 }

@@ -12,6 +12,9 @@ import (
 // RETRYING events in between. Every event carries ac's JobID, WorkerID,
 // Attempt, a copy of its Headers, and the time.
 //
+// A panic passing through (when no WithErrorHandling inside recovers it) is
+// reported as FAILED and then continues.
+//
 // Every Pipeline has WithStatus outermost, so a pipeline's job reports its
 // status without asking. WithStatus does nothing when ac.Status is nil, and
 // nothing when an outer WithStatus is already running for ac: a nested
@@ -23,9 +26,22 @@ func WithStatus() Middleware {
 				return next(ctx, ac, in)
 			}
 			ac.statusActive = true
-			defer func() { ac.statusActive = false }()
+			finished := false
+			defer func() {
+				ac.statusActive = false
+				if finished {
+					return
+				}
+				// A panic is passing through: report it and let it go on.
+				// (recover returns nil for runtime.Goexit, which goes on by itself.)
+				if v := recover(); v != nil {
+					ac.publish(status.Failed, ac.Attempt, &PanicError{Value: v})
+					panic(v)
+				}
+			}()
 			ac.publish(status.Processing, ac.Attempt, nil)
 			out, err := next(ctx, ac, in)
+			finished = true
 			if err != nil {
 				ac.publish(status.Failed, ac.Attempt, err)
 				return out, err

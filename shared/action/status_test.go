@@ -128,3 +128,32 @@ func TestWithStatusOnWrappedAction(t *testing.T) {
 		t.Errorf("Run() without a publisher = %v", err)
 	}
 }
+
+func TestStatusReportsPanicPassingThrough(t *testing.T) {
+	boom := action.New("boom", func(context.Context, *action.Context, int) (int, error) { panic("bad state") })
+	p, err := action.NewPipeline[int, int]("p", []action.Stage{boom})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{}
+	ac := &action.Context{JobID: "j", Status: rec}
+	func() {
+		defer func() {
+			if v := recover(); v != "bad state" {
+				t.Errorf("recovered %v, want the original panic value", v)
+			}
+		}()
+		_, _ = p.Run(testContext(t), ac, 1)
+	}()
+	want := []status.Event{
+		{JobID: "j", Status: status.Processing, Attempt: 1},
+		{JobID: "j", Status: status.Failed, Attempt: 1, Error: "panic: bad state", ErrorClass: "system"},
+	}
+	if diff := cmp.Diff(want, rec.Events(), ignoreTime); diff != "" {
+		t.Errorf("events mismatch (-want +got):\n%s", diff)
+	}
+	// The Context is usable again: the next run publishes its own events.
+	if _, err := action.Wrap(double, action.WithStatus()).Run(testContext(t), ac, 1); err != nil || len(rec.Events()) != 4 {
+		t.Errorf("run after the panic: err %v, %d events in all, want nil, 4", err, len(rec.Events()))
+	}
+}
