@@ -84,3 +84,6 @@ func (e *RemoteError) Is(target error) bool {
 
 // ErrorCode returns the error's code.
 func (e *RemoteError) ErrorCode() string { return e.Code }
+
+// FaultCode returns the error's code for faults.CodeOf.
+func (e *RemoteError) FaultCode() string { return e.Code }

@@ -279,7 +279,9 @@ func TestCallDeadlines(t *testing.T) {
 	}
 }
 
-func noDeadline() (context.Context, context.CancelFunc) { return context.WithCancel(context.Background()) }
+func noDeadline() (context.Context, context.CancelFunc) {
+	return context.WithCancel(context.Background())
+}
 
 func withTimeout(d time.Duration) func() (context.Context, context.CancelFunc) {
 	return func() (context.Context, context.CancelFunc) { return context.WithTimeout(context.Background(), d) }

@@ -20,6 +20,9 @@ import (
 var bins = map[string]string{}
 
 func TestMain(m *testing.M) {
+	if role := os.Getenv(roleEnv); role != "" {
+		os.Exit(runRole(role))
+	}
 	dir, err := os.MkdirTemp("", "iw-e2e-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -49,7 +49,8 @@ var (
 	Version    = shared.NewMessage[string, int]("version")
 	Pid        = shared.NewMessage[string, int]("pid")
 	Unknown    = shared.NewMessage[string, string]("no-such-message")
-	WrongType  = shared.NewMessage[int, int]("ping") // same name as Ping, other types
+	WrongType  = shared.NewMessage[int, int]("ping")            // same name as Ping, other types
+	DropConn   = shared.NewMessage[string, string]("drop-conn") // shuts the worker's host sockets down, keeps running
 )
 
 // FailReq asks for an error.

@@ -31,6 +31,7 @@ func main() {
 		stdoutSpam  = flag.Int("stdout-lines", 3, "lines to print on stdout at start-up")
 		logLevel    = flag.String("log-level", "", "worker LogLevel")
 		ignoreTerm  = flag.Bool("ignore-term", false, "ignore SIGTERM")
+		middleware  = flag.String("mw", "", "worker middleware: tag, fail-incoming or fail-outgoing")
 	)
 	flag.Parse()
 	for i := range *stdoutSpam {
@@ -65,6 +66,7 @@ func main() {
 		}
 		cfg.Handshake.ProtocolVersions = nil
 	}
+	cfg.Middleware = workerMiddleware(*middleware)
 	if *keepAlive {
 		cfg.DisconnectBehavior = plugin.KeepAlive
 	}
@@ -154,6 +156,13 @@ func handlers() plugin.HandlerSet {
 			return "emitted", nil
 		}),
 		plugin.Handle(testproto.Version, func(ctx context.Context, _ string) (int, error) { return plugin.ProtocolVersion(ctx), nil }),
+		plugin.Handle(testproto.DropConn, func(ctx context.Context, _ string) (string, error) {
+			go func() {
+				time.Sleep(20 * time.Millisecond) // let the reply leave first
+				dropHostSockets()
+			}()
+			return "dropping", nil
+		}),
 		plugin.Handle(testproto.Pid, func(ctx context.Context, _ string) (int, error) { return os.Getpid(), nil }),
 	)
 }

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/isolated-workers/isolated-workers-go/shared"
+)
+
+// workerMiddleware returns the middleware a -mw flag asks for.
+//   - tag: two middleware that append "[w0]" and "[w1]" to string requests,
+//     in order, so the reply shows the order they ran in.
+//   - fail-incoming: the first middleware refuses every request.
+//   - fail-outgoing: the second middleware refuses every reply.
+func workerMiddleware(mode string) []shared.Middleware {
+	tag := func(s string) shared.Middleware {
+		return func(ctx context.Context, dir shared.Direction, msg *shared.AnyMessage) error {
+			if p, ok := msg.Payload.(string); ok && dir == shared.Incoming {
+				msg.Payload = p + s
+			}
+			return nil
+		}
+	}
+	fail := func(on shared.Direction) shared.Middleware {
+		return func(ctx context.Context, dir shared.Direction, msg *shared.AnyMessage) error {
+			if dir == on {
+				return errors.New("refused by test middleware")
+			}
+			return nil
+		}
+	}
+	switch mode {
+	case "tag":
+		return []shared.Middleware{tag("[w0]"), tag("[w1]")}
+	case "fail-incoming":
+		return []shared.Middleware{fail(shared.Incoming), tag("[never]")}
+	case "fail-outgoing":
+		return []shared.Middleware{tag("[w0]"), fail(shared.Outgoing)}
+	}
+	return nil
+}
+
+// dropHostSockets shuts down every connected Unix socket of this process
+// (not the listener), as a broken connection would, while the worker keeps
+// running.
+func dropHostSockets() {
+	fds, _ := os.ReadDir("/proc/self/fd")
+	for _, e := range fds {
+		link, err := os.Readlink(filepath.Join("/proc/self/fd", e.Name()))
+		if err != nil || !strings.HasPrefix(link, "socket:") {
+			continue
+		}
+		fd, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if listening, err := syscall.GetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_ACCEPTCONN); err != nil || listening == 1 {
+			continue
+		}
+		if sa, err := syscall.Getsockname(fd); err == nil {
+			if _, ok := sa.(*syscall.SockaddrUnix); ok {
+				syscall.Shutdown(fd, syscall.SHUT_RDWR)
+			}
+		}
+	}
+}
