@@ -1,0 +1,44 @@
+// Package plugin serves a worker: the binary a host launches.
+//
+// # Serving
+//
+//	func main() {
+//		plugin.Serve(plugin.Config{
+//			Handshake: hs,
+//			Handlers: plugin.Handlers(
+//				plugin.Handle(Compute, func(ctx context.Context, req ComputeReq) (ComputeRes, error) { ... }),
+//			),
+//		})
+//	}
+//
+// Serve reads the handshake from the environment the host set, checks the
+// magic cookie (a binary started by hand explains itself and exits 1), the
+// serializer name and the protocol versions, listens on the host's socket
+// (mode 0600) and reports readiness on the ready pipe, never on stdout, so
+// the worker may print to stdout freely.
+//
+// # Handlers
+//
+// Each request runs its handler on a goroutine of its own. The handler's
+// context carries the call's headers (shared.HeadersFrom), its deadline,
+// its transaction id (TxID) and a logger whose records reach the host
+// (Logger); it is cancelled when the host cancels the call or goes away. A
+// returned error reaches the host as a *shared.RemoteError with the
+// error's fault class (shared/faults); a panic is recovered into one, and
+// the worker keeps serving. Emit and StatusPublisher send events to the
+// host; they never block on it.
+//
+// # Lifecycle
+//
+// A worker serves one host at a time; another host that connects meanwhile
+// is refused with a clear error, as is one with a wrong auth token. When the
+// host disconnects or dies, a worker with DisconnectBehavior Shutdown (the
+// default) exits, and one with KeepAlive waits for a new host, for at most
+// HostConnectTimeout. Log records and events produced while no host is
+// connected are kept (up to LogBuffer each) for the next host.
+//
+// # Concurrency
+//
+// Handlers and middleware run concurrently and must be safe for that.
+// ServeContext returns after every goroutine it started has ended.
+package plugin
