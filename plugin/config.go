@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"os"
 	"slices"
 	"time"
 
@@ -76,6 +77,9 @@ type Config struct {
 	// []byte payload (default 256 MiB).
 	MaxFrameSize int
 	MaxRawSize   int
+	// Getenv replaces os.Getenv for reading the handshake variables, to
+	// serve in-process (see plugin/plugintest). Default os.Getenv.
+	Getenv func(string) string
 	// LogBuffer is how many log records and, separately, events are kept
 	// while no host is connected (default 1024). Older ones are dropped and
 	// counted; the next host is told how many.
@@ -88,6 +92,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.TxIDGenerator == nil {
 		c.TxIDGenerator = shared.UUIDv4
+	}
+	if c.Getenv == nil {
+		c.Getenv = os.Getenv
 	}
 	if c.HostConnectTimeout == nil {
 		c.HostConnectTimeout = shared.Duration(DefaultHostConnectTimeout)

@@ -55,7 +55,7 @@ func ServeContext(ctx context.Context, cfg Config) error {
 		return err
 	}
 	cfg.setDefaults()
-	env, err := handshake.ParseEnv(cfg.Handshake, os.Getenv)
+	env, err := handshake.ParseEnv(cfg.Handshake, cfg.Getenv)
 	if err != nil {
 		return err
 	}
