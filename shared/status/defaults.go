@@ -1,0 +1,40 @@
+package status
+
+import "time"
+
+// Defaults for the status hub and its WebSocket endpoint, in one place. A zero
+// field in HubConfig or HandlerConfig means the default below. The retry
+// defaults (attempts, base and max delay, jitter) live with the retry policy in
+// package shared/retry, not here.
+const (
+	// DefaultSubscriberBuffer is how many events a Subscription may have
+	// waiting before the hub considers it slow and disconnects it
+	// (HubConfig.SubscriberBuffer).
+	DefaultSubscriberBuffer = 256
+
+	// DefaultMaxJobs bounds the hub's per-job snapshot: when more jobs than
+	// this are known, the job updated least recently is forgotten
+	// (HubConfig.MaxJobs). It also bounds how many distinct jobs a WebSocket
+	// client may have waiting in its coalescing queue before it is dropped as
+	// too slow.
+	DefaultMaxJobs = 10000
+
+	// DefaultMaxClients is how many WebSocket clients may be connected at once;
+	// further connection attempts get HTTP 503 (HandlerConfig.MaxClients).
+	DefaultMaxClients = 64
+
+	// DefaultRatePerSecond is the sustained number of messages per second sent
+	// to one WebSocket client (HandlerConfig.RatePerSecond). Events beyond it
+	// are coalesced: only the latest event of each job is kept and sent when
+	// the budget allows.
+	DefaultRatePerSecond = 200.0
+
+	// DefaultBurst is how many messages a WebSocket client may receive at once
+	// above the sustained rate, after a quiet period (HandlerConfig.Burst).
+	DefaultBurst = 100
+
+	// DefaultWriteTimeout is how long one WebSocket write may take; a client
+	// that cannot take a message in this time is disconnected and counted as
+	// slow (HandlerConfig.WriteTimeout).
+	DefaultWriteTimeout = 5 * time.Second
+)

@@ -1,0 +1,19 @@
+package status
+
+import "errors"
+
+// Errors callers can match with errors.Is. Configuration errors wrap
+// ErrInvalidConfig and name the field that is wrong.
+var (
+	// ErrSlowSubscriber is what Subscription.Err returns after the hub
+	// disconnected the subscription because its buffer was full.
+	ErrSlowSubscriber = errors.New("status subscriber too slow: its buffer was full, so it was disconnected")
+
+	// ErrHubClosed is returned by Subscribe after Hub.Close, and by
+	// Subscription.Err for subscriptions that Hub.Close ended.
+	ErrHubClosed = errors.New("status hub closed")
+
+	// ErrInvalidConfig is wrapped by HubConfig.Validate and
+	// HandlerConfig.Validate.
+	ErrInvalidConfig = errors.New("invalid configuration")
+)

@@ -1,0 +1,259 @@
+package status
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	"github.com/hashicorp/go-hclog"
+)
+
+// HubConfig configures a Hub. The zero value is valid: every zero field means
+// the default documented in defaults.go.
+type HubConfig struct {
+	// SubscriberBuffer is how many events each Subscription may have waiting.
+	// A subscription whose buffer is full when an event arrives is
+	// disconnected. Default DefaultSubscriberBuffer (256).
+	SubscriberBuffer int
+
+	// MaxJobs bounds the per-job snapshot returned by Hub.Snapshot; the job
+	// updated least recently is evicted first. Default DefaultMaxJobs (10000).
+	MaxJobs int
+
+	// Logger receives a warning for every dropped subscriber. Default: a
+	// logger that discards everything.
+	Logger hclog.Logger
+
+	// OnDrop, if set, is called once for every subscription the hub
+	// disconnects because it was too slow, with the subscription's ID and a
+	// human-readable reason. It runs on the goroutine that called Publish,
+	// after the hub's lock is released, so it must return quickly; it may call
+	// Hub methods.
+	OnDrop func(subscriberID string, reason string)
+}
+
+// Validate reports whether c is usable. Errors wrap ErrInvalidConfig.
+func (c HubConfig) Validate() error {
+	if c.SubscriberBuffer < 0 {
+		return fmt.Errorf("status hub config: SubscriberBuffer is %d, want >= 0 (0 means %d): %w",
+			c.SubscriberBuffer, DefaultSubscriberBuffer, ErrInvalidConfig)
+	}
+	if c.MaxJobs < 0 {
+		return fmt.Errorf("status hub config: MaxJobs is %d, want >= 0 (0 means %d): %w",
+			c.MaxJobs, DefaultMaxJobs, ErrInvalidConfig)
+	}
+	return nil
+}
+
+func (c HubConfig) withDefaults() HubConfig {
+	if c.SubscriberBuffer == 0 {
+		c.SubscriberBuffer = DefaultSubscriberBuffer
+	}
+	if c.MaxJobs == 0 {
+		c.MaxJobs = DefaultMaxJobs
+	}
+	if c.Logger == nil {
+		c.Logger = hclog.NewNullLogger()
+	}
+	return c
+}
+
+// HubStats is a point-in-time view of a Hub's counters.
+type HubStats struct {
+	// Published counts events accepted by Publish (before Close).
+	Published uint64
+	// Delivered counts events placed in a subscriber's buffer; one event
+	// delivered to three subscribers counts three.
+	Delivered uint64
+	// Dropped counts subscriptions disconnected because they were too slow.
+	Dropped uint64
+	// Subscribers is the number of open subscriptions.
+	Subscribers int
+}
+
+// Hub fans status events out to subscribers without ever blocking the
+// publisher, and keeps the latest event of each job so that late subscribers
+// can catch up. See the package documentation for the concurrency contract.
+type Hub struct {
+	cfg HubConfig
+
+	mu     sync.Mutex // guards everything below, and closing subscription channels
+	subs   map[*Subscription]struct{}
+	jobs   *jobTable
+	closed bool
+
+	nextID    atomic.Uint64
+	published atomic.Uint64
+	delivered atomic.Uint64
+	dropped   atomic.Uint64
+}
+
+var _ Publisher = (*Hub)(nil)
+
+// NewHub returns a Hub configured by cfg, or an error wrapping
+// ErrInvalidConfig.
+func NewHub(cfg HubConfig) (*Hub, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	return &Hub{
+		cfg:  cfg,
+		subs: make(map[*Subscription]struct{}),
+		jobs: newJobTable(cfg.MaxJobs),
+	}, nil
+}
+
+// Publish records ev in the snapshot and hands it to every subscription whose
+// filter accepts it. It never waits for a subscriber: a subscription whose
+// buffer is full is disconnected with ErrSlowSubscriber instead. Publish after
+// Close does nothing.
+//
+// The hub keeps ev, including its Headers map and Data slice, and shares it
+// with all subscribers: do not modify them after Publish.
+func (h *Hub) Publish(ev Event) {
+	var slow []*Subscription
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return
+	}
+	h.published.Add(1)
+	h.jobs.put(ev)
+	for s := range h.subs {
+		if s.filter != nil && !s.filter(ev) {
+			continue
+		}
+		select {
+		case s.ch <- ev:
+			h.delivered.Add(1)
+		default:
+			h.removeLocked(s, ErrSlowSubscriber)
+			slow = append(slow, s)
+		}
+	}
+	h.mu.Unlock()
+
+	for _, s := range slow {
+		h.dropped.Add(1)
+		s.stopCtx()
+		reason := fmt.Sprintf("buffer of %d events full", cap(s.ch))
+		h.cfg.Logger.Warn("dropped slow status subscriber", "subscriber", s.id, "reason", reason, "job_id", ev.JobID)
+		if h.cfg.OnDrop != nil {
+			h.cfg.OnDrop(s.id, reason)
+		}
+	}
+}
+
+// Subscribe returns a Subscription that receives every later event for which
+// filter returns true; a nil filter accepts every event. The subscription
+// ends when ctx is done (Err then returns ctx's error), when Close is called,
+// when the hub drops it as slow, or when the hub is closed.
+//
+// filter runs on the publisher's goroutine while the hub's lock is held: it
+// must be fast and must not call Hub or Subscription methods.
+func (h *Hub) Subscribe(ctx context.Context, filter func(Event) bool) (*Subscription, error) {
+	s, _, err := h.subscribe(ctx, filter, false)
+	return s, err
+}
+
+// subscribe registers a subscription and, if withSnapshot, returns the
+// snapshot taken atomically with the registration: every event is either in
+// the snapshot or delivered to the subscription, never both and never
+// neither.
+func (h *Hub) subscribe(ctx context.Context, filter func(Event) bool, withSnapshot bool) (*Subscription, []Event, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, nil, fmt.Errorf("subscribe to status hub: %w", err)
+	}
+	s := &Subscription{
+		id:     "sub-" + strconv.FormatUint(h.nextID.Add(1), 10),
+		hub:    h,
+		ch:     make(chan Event, h.cfg.SubscriberBuffer),
+		filter: filter,
+	}
+	var snap []Event
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return nil, nil, fmt.Errorf("subscribe to status hub: %w", ErrHubClosed)
+	}
+	h.subs[s] = struct{}{}
+	if withSnapshot {
+		snap = h.jobs.events()
+	}
+	h.mu.Unlock()
+
+	s.setStop(context.AfterFunc(ctx, func() { h.remove(s, ctx.Err()) }))
+	h.mu.Lock()
+	_, open := h.subs[s]
+	h.mu.Unlock()
+	if !open {
+		// Dropped or closed before the callback was registered.
+		s.stopCtx()
+	}
+	return s, snap, nil
+}
+
+// Snapshot returns the latest event of each known job, least recently updated
+// first, at most MaxJobs of them.
+func (h *Hub) Snapshot() []Event {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.jobs.events()
+}
+
+// Stats returns the hub's counters.
+func (h *Hub) Stats() HubStats {
+	h.mu.Lock()
+	n := len(h.subs)
+	h.mu.Unlock()
+	return HubStats{
+		Published:   h.published.Load(),
+		Delivered:   h.delivered.Load(),
+		Dropped:     h.dropped.Load(),
+		Subscribers: n,
+	}
+}
+
+// Close closes every subscription (their Err returns ErrHubClosed) and makes
+// later Publish calls no-ops and later Subscribe calls fail. It is idempotent
+// and safe to call concurrently with every other method. The hub starts no
+// goroutines, so there is nothing further to wait for.
+func (h *Hub) Close() {
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return
+	}
+	h.closed = true
+	subs := make([]*Subscription, 0, len(h.subs))
+	for s := range h.subs {
+		h.removeLocked(s, ErrHubClosed)
+		subs = append(subs, s)
+	}
+	h.mu.Unlock()
+	for _, s := range subs {
+		s.stopCtx()
+	}
+}
+
+// remove ends s with err unless it has already ended.
+func (h *Hub) remove(s *Subscription, err error) {
+	h.mu.Lock()
+	h.removeLocked(s, err)
+	h.mu.Unlock()
+}
+
+// removeLocked ends s with err unless it has already ended. h.mu must be
+// held: closing the channel under the lock is what keeps Publish from sending
+// on a closed channel.
+func (h *Hub) removeLocked(s *Subscription, err error) {
+	if _, ok := h.subs[s]; !ok {
+		return
+	}
+	delete(h.subs, s)
+	s.err = err
+	close(s.ch)
+}

@@ -1,0 +1,338 @@
+package status
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// newTestHub returns a hub closed at the end of the test.
+func newTestHub(t *testing.T, cfg HubConfig) *Hub {
+	t.Helper()
+	h, err := NewHub(cfg)
+	if err != nil {
+		t.Fatalf("NewHub(%+v) = %v", cfg, err)
+	}
+	t.Cleanup(h.Close)
+	return h
+}
+
+func ev(job string, st Status, attempt int) Event {
+	return Event{
+		JobID:    job,
+		WorkerID: "w1",
+		Status:   st,
+		Attempt:  attempt,
+		Time:     time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC),
+	}
+}
+
+// drain reads every event left on a closed subscription.
+func drain(s *Subscription) []Event {
+	var out []Event
+	for e := range s.C() {
+		out = append(out, e)
+	}
+	return out
+}
+
+func TestHubConfigValidate(t *testing.T) {
+	tests := []struct {
+		name    string
+		cfg     HubConfig
+		wantErr bool
+	}{
+		{name: "zero value", cfg: HubConfig{}},
+		{name: "explicit", cfg: HubConfig{SubscriberBuffer: 1, MaxJobs: 1}},
+		{name: "negative buffer", cfg: HubConfig{SubscriberBuffer: -1}, wantErr: true},
+		{name: "negative max jobs", cfg: HubConfig{MaxJobs: -5}, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.cfg.Validate()
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("Validate() = %v, want error: %v", err, tt.wantErr)
+			}
+			if err != nil && !errors.Is(err, ErrInvalidConfig) {
+				t.Errorf("Validate() = %v, want it to wrap ErrInvalidConfig", err)
+			}
+			_, nerr := NewHub(tt.cfg)
+			if (nerr != nil) != tt.wantErr {
+				t.Errorf("NewHub() error = %v, want error: %v", nerr, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestHubFanOutInOrder(t *testing.T) {
+	h := newTestHub(t, HubConfig{})
+	ctx := context.Background()
+	all, err := h.Subscribe(ctx, nil)
+	if err != nil {
+		t.Fatalf("Subscribe() = %v", err)
+	}
+	onlyB, err := h.Subscribe(ctx, func(e Event) bool { return e.JobID == "b" })
+	if err != nil {
+		t.Fatalf("Subscribe() = %v", err)
+	}
+
+	events := []Event{
+		ev("a", Pending, 0), ev("b", Pending, 0),
+		ev("a", Processing, 1), ev("b", Processing, 1),
+		ev("a", Completed, 1), ev("b", Failed, 1),
+	}
+	for _, e := range events {
+		h.Publish(e)
+	}
+	all.Close()
+	onlyB.Close()
+
+	if diff := cmp.Diff(events, drain(all)); diff != "" {
+		t.Errorf("unfiltered subscriber got (-want +got):\n%s", diff)
+	}
+	wantB := []Event{events[1], events[3], events[5]}
+	if diff := cmp.Diff(wantB, drain(onlyB)); diff != "" {
+		t.Errorf("filtered subscriber got (-want +got):\n%s", diff)
+	}
+	if err := all.Err(); err != nil {
+		t.Errorf("Err() after own Close = %v, want nil", err)
+	}
+	want := HubStats{Published: 6, Delivered: 9, Dropped: 0, Subscribers: 0}
+	if diff := cmp.Diff(want, h.Stats()); diff != "" {
+		t.Errorf("Stats() (-want +got):\n%s", diff)
+	}
+}
+
+func TestHubDropsSlowSubscriber(t *testing.T) {
+	type drop struct{ id, reason string }
+	var mu sync.Mutex
+	var drops []drop
+	h := newTestHub(t, HubConfig{
+		SubscriberBuffer: 4,
+		OnDrop: func(id, reason string) {
+			mu.Lock()
+			drops = append(drops, drop{id, reason})
+			mu.Unlock()
+		},
+	})
+	ctx := context.Background()
+	slow, err := h.Subscribe(ctx, nil)
+	if err != nil {
+		t.Fatalf("Subscribe() = %v", err)
+	}
+	// fast is drained concurrently and must keep receiving everything.
+	fast, err := h.Subscribe(ctx, nil)
+	if err != nil {
+		t.Fatalf("Subscribe() = %v", err)
+	}
+	got := make(chan []Event)
+	go func() { got <- drain(fast) }()
+
+	// Each Publish returns: nobody reads slow, and it is never waited for.
+	const n = 1000
+	var returned int
+	for i := range n {
+		h.Publish(ev(fmt.Sprintf("job-%d", i), Completed, 1))
+		returned++
+	}
+	if returned != n {
+		t.Fatalf("%d Publish calls returned, want %d", returned, n)
+	}
+
+	if err := slow.Err(); !errors.Is(err, ErrSlowSubscriber) {
+		t.Errorf("slow.Err() = %v, want ErrSlowSubscriber", err)
+	}
+	if buffered := drain(slow); len(buffered) != 4 {
+		t.Errorf("slow subscriber kept %d buffered events, want 4 (its buffer)", len(buffered))
+	}
+	fast.Close()
+	fastGot := <-got
+	// fast may itself have been dropped if the drain goroutine fell more than
+	// 4 events behind; what matters is that it received a prefix, in order.
+	for i, e := range fastGot {
+		if want := fmt.Sprintf("job-%d", i); e.JobID != want {
+			t.Fatalf("fast subscriber event %d is for %q, want %q", i, e.JobID, want)
+		}
+	}
+
+	st := h.Stats()
+	if st.Published != n {
+		t.Errorf("Stats().Published = %d, want %d", st.Published, n)
+	}
+	if st.Dropped < 1 {
+		t.Errorf("Stats().Dropped = %d, want >= 1", st.Dropped)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(drops) != int(st.Dropped) {
+		t.Errorf("OnDrop called %d times, want %d (Stats().Dropped)", len(drops), st.Dropped)
+	}
+	if len(drops) > 0 && drops[0].id != slow.ID() && drops[len(drops)-1].id != slow.ID() {
+		t.Errorf("OnDrop IDs = %v, want %q among them", drops, slow.ID())
+	}
+}
+
+func TestSubscriptionEnds(t *testing.T) {
+	tests := []struct {
+		name    string
+		end     func(h *Hub, s *Subscription, cancel context.CancelFunc)
+		wantErr error
+	}{
+		{name: "own Close", end: func(_ *Hub, s *Subscription, _ context.CancelFunc) { s.Close() }, wantErr: nil},
+		{name: "context cancelled", end: func(_ *Hub, _ *Subscription, cancel context.CancelFunc) { cancel() }, wantErr: context.Canceled},
+		{name: "hub closed", end: func(h *Hub, _ *Subscription, _ context.CancelFunc) { h.Close() }, wantErr: ErrHubClosed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newTestHub(t, HubConfig{})
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			s, err := h.Subscribe(ctx, nil)
+			if err != nil {
+				t.Fatalf("Subscribe() = %v", err)
+			}
+			h.Publish(ev("a", Pending, 0))
+			tt.end(h, s, cancel)
+
+			// The channel closes after the buffered event.
+			if got := drain(s); len(got) != 1 {
+				t.Errorf("drained %d events, want 1", len(got))
+			}
+			if err := s.Err(); !errors.Is(err, tt.wantErr) || (tt.wantErr == nil && err != nil) {
+				t.Errorf("Err() = %v, want %v", err, tt.wantErr)
+			}
+			s.Close() // idempotent
+			if n := h.Stats().Subscribers; n != 0 {
+				t.Errorf("Stats().Subscribers = %d, want 0", n)
+			}
+		})
+	}
+}
+
+func TestHubClose(t *testing.T) {
+	h := newTestHub(t, HubConfig{})
+	var subs []*Subscription
+	for range 3 {
+		s, err := h.Subscribe(context.Background(), nil)
+		if err != nil {
+			t.Fatalf("Subscribe() = %v", err)
+		}
+		subs = append(subs, s)
+	}
+	h.Close()
+	h.Close() // idempotent
+
+	for i, s := range subs {
+		if _, ok := <-s.C(); ok {
+			t.Errorf("subscription %d: channel still open after Hub.Close", i)
+		}
+		if err := s.Err(); !errors.Is(err, ErrHubClosed) {
+			t.Errorf("subscription %d: Err() = %v, want ErrHubClosed", i, err)
+		}
+	}
+	if _, err := h.Subscribe(context.Background(), nil); !errors.Is(err, ErrHubClosed) {
+		t.Errorf("Subscribe() after Close = %v, want ErrHubClosed", err)
+	}
+	h.Publish(ev("a", Pending, 0)) // must not panic or block
+	if got := h.Stats().Published; got != 0 {
+		t.Errorf("Stats().Published after Publish on a closed hub = %d, want 0", got)
+	}
+}
+
+func TestSubscribeCancelledContext(t *testing.T) {
+	h := newTestHub(t, HubConfig{})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := h.Subscribe(ctx, nil); !errors.Is(err, context.Canceled) {
+		t.Errorf("Subscribe(cancelled ctx) = %v, want context.Canceled", err)
+	}
+	if n := h.Stats().Subscribers; n != 0 {
+		t.Errorf("Stats().Subscribers = %d, want 0", n)
+	}
+}
+
+func TestSnapshot(t *testing.T) {
+	tests := []struct {
+		name    string
+		maxJobs int
+		publish []Event
+		want    []Event
+	}{
+		{
+			name:    "latest per job, least recently updated first",
+			publish: []Event{ev("a", Pending, 0), ev("b", Pending, 0), ev("a", Processing, 1), ev("b", Completed, 1)},
+			want:    []Event{ev("a", Processing, 1), ev("b", Completed, 1)},
+		},
+		{
+			name:    "oldest job evicted",
+			maxJobs: 2,
+			publish: []Event{ev("a", Pending, 0), ev("b", Pending, 0), ev("c", Pending, 0)},
+			want:    []Event{ev("b", Pending, 0), ev("c", Pending, 0)},
+		},
+		{
+			name:    "update keeps a job from eviction",
+			maxJobs: 2,
+			publish: []Event{ev("a", Pending, 0), ev("b", Pending, 0), ev("a", Processing, 1), ev("c", Pending, 0)},
+			want:    []Event{ev("a", Processing, 1), ev("c", Pending, 0)},
+		},
+		{name: "empty", want: []Event{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newTestHub(t, HubConfig{MaxJobs: tt.maxJobs})
+			for _, e := range tt.publish {
+				h.Publish(e)
+			}
+			if diff := cmp.Diff(tt.want, h.Snapshot()); diff != "" {
+				t.Errorf("Snapshot() (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestHubConcurrent exercises every method at once under -race.
+func TestHubConcurrent(t *testing.T) {
+	h := newTestHub(t, HubConfig{SubscriberBuffer: 8, MaxJobs: 16})
+	var wg sync.WaitGroup
+	for p := range 4 {
+		wg.Go(func() {
+			for i := range 500 {
+				h.Publish(ev(fmt.Sprintf("p%d-%d", p, i%32), Processing, i))
+			}
+		})
+	}
+	for range 4 {
+		wg.Go(func() {
+			for range 50 {
+				ctx, cancel := context.WithCancel(context.Background())
+				s, err := h.Subscribe(ctx, nil)
+				if err != nil {
+					cancel()
+					return
+				}
+				// Read what is there without waiting: publishers may be done.
+				for range 3 {
+					select {
+					case <-s.C():
+					default:
+					}
+				}
+				_ = s.Err()
+				_ = h.Snapshot()
+				_ = h.Stats()
+				cancel()
+				s.Close()
+			}
+		})
+	}
+	wg.Wait()
+	h.Close()
+	if n := len(h.Snapshot()); n > 16 {
+		t.Errorf("len(Snapshot()) = %d, want <= 16 (MaxJobs)", n)
+	}
+}
