@@ -1,0 +1,451 @@
+package status
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/google/go-cmp/cmp"
+)
+
+// guard bounds how long a test waits for something that should happen
+// promptly; reaching it is a failure (a hang), never a timing assertion.
+const guard = 20 * time.Second
+
+type testServer struct {
+	hub     *Hub
+	handler *Handler
+	srv     *httptest.Server
+	wsURL   string
+}
+
+// startServer serves a Handler for a new hub on a real loopback socket. If
+// smallBuffers, accepted connections get a 4 KiB kernel send buffer so that a
+// client that does not read stalls the server's writes quickly.
+func startServer(t *testing.T, hubCfg HubConfig, cfg HandlerConfig, smallBuffers bool) *testServer {
+	t.Helper()
+	hub := newTestHub(t, hubCfg)
+	h, err := NewHandler(hub, cfg)
+	if err != nil {
+		t.Fatalf("NewHandler(%+v) = %v", cfg, err)
+	}
+	srv := httptest.NewUnstartedServer(h)
+	if smallBuffers {
+		srv.Listener = smallBufListener{srv.Listener}
+	}
+	srv.Start()
+	t.Cleanup(func() {
+		h.Close()
+		srv.Close()
+	})
+	return &testServer{hub: hub, handler: h, srv: srv, wsURL: "ws" + strings.TrimPrefix(srv.URL, "http")}
+}
+
+type smallBufListener struct{ net.Listener }
+
+func (l smallBufListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if tc, ok := c.(*net.TCPConn); ok {
+		tc.SetWriteBuffer(4096)
+	}
+	return c, err
+}
+
+// dial connects a WebSocket client, closed at the end of the test. If
+// smallBuffers, its kernel receive buffer is 4 KiB.
+func dial(t *testing.T, url string, header http.Header, smallBuffers bool) *websocket.Conn {
+	t.Helper()
+	c, resp, err := tryDial(t, url, header, smallBuffers)
+	if err != nil {
+		body := ""
+		if resp != nil {
+			b, _ := io.ReadAll(resp.Body)
+			body = string(b)
+		}
+		t.Fatalf("Dial(%s) = %v (body %q)", url, err, body)
+	}
+	t.Cleanup(func() { c.CloseNow() })
+	return c
+}
+
+func tryDial(t *testing.T, url string, header http.Header, smallBuffers bool) (*websocket.Conn, *http.Response, error) {
+	t.Helper()
+	tr := &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+		if tc, ok := c.(*net.TCPConn); ok && smallBuffers {
+			tc.SetReadBuffer(4096)
+		}
+		return c, err
+	}}
+	t.Cleanup(tr.CloseIdleConnections)
+	ctx, cancel := context.WithTimeout(context.Background(), guard)
+	defer cancel()
+	return websocket.Dial(ctx, url, &websocket.DialOptions{HTTPClient: &http.Client{Transport: tr}, HTTPHeader: header})
+}
+
+// readEvent reads one message and decodes it as an Event.
+func readEvent(t *testing.T, c *websocket.Conn) (Event, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), guard)
+	defer cancel()
+	typ, b, err := c.Read(ctx)
+	if err != nil {
+		return Event{}, err
+	}
+	if typ != websocket.MessageText {
+		t.Fatalf("message type = %v, want text", typ)
+	}
+	var e Event
+	if err := json.Unmarshal(b, &e); err != nil {
+		t.Fatalf("message %q is not an Event: %v", b, err)
+	}
+	return e, nil
+}
+
+func mustReadEvent(t *testing.T, c *websocket.Conn) Event {
+	t.Helper()
+	e, err := readEvent(t, c)
+	if err != nil {
+		t.Fatalf("Read() = %v", err)
+	}
+	return e
+}
+
+// waitFor polls cond until it holds, failing the test at the guard.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(guard)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+func waitSubscribers(t *testing.T, hub *Hub, n int) {
+	t.Helper()
+	waitFor(t, fmt.Sprintf("%d hub subscribers", n), func() bool { return hub.Stats().Subscribers == n })
+}
+
+func TestHandlerConfigValidate(t *testing.T) {
+	tests := []struct {
+		name    string
+		cfg     HandlerConfig
+		wantErr bool
+	}{
+		{name: "zero value", cfg: HandlerConfig{}},
+		{name: "no rate limit", cfg: HandlerConfig{RatePerSecond: math.Inf(1)}},
+		{name: "negative max clients", cfg: HandlerConfig{MaxClients: -1}, wantErr: true},
+		{name: "negative rate", cfg: HandlerConfig{RatePerSecond: -1}, wantErr: true},
+		{name: "NaN rate", cfg: HandlerConfig{RatePerSecond: math.NaN()}, wantErr: true},
+		{name: "negative burst", cfg: HandlerConfig{Burst: -1}, wantErr: true},
+		{name: "negative write timeout", cfg: HandlerConfig{WriteTimeout: -time.Second}, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.cfg.Validate()
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("Validate() = %v, want error: %v", err, tt.wantErr)
+			}
+			if err != nil && !errors.Is(err, ErrInvalidConfig) {
+				t.Errorf("Validate() = %v, want it to wrap ErrInvalidConfig", err)
+			}
+		})
+	}
+	if _, err := NewHandler(nil, HandlerConfig{}); !errors.Is(err, ErrInvalidConfig) {
+		t.Errorf("NewHandler(nil hub) = %v, want ErrInvalidConfig", err)
+	}
+}
+
+func TestWebSocketStreamsInOrderPerJob(t *testing.T) {
+	ts := startServer(t, HubConfig{}, HandlerConfig{}, false)
+	c := dial(t, ts.wsURL, nil, false)
+	waitSubscribers(t, ts.hub, 1)
+
+	var want []Event
+	for _, job := range []string{"a", "b", "c"} {
+		e := ev(job, Pending, 0)
+		e.Headers = map[string]string{"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}
+		e.Data = json.RawMessage(`{"n":1}`)
+		want = append(want, e)
+	}
+	for _, st := range []Status{Processing, Retrying, Processing, Completed} {
+		for _, job := range []string{"a", "b", "c"} {
+			want = append(want, ev(job, st, 1))
+		}
+	}
+	for _, e := range want {
+		ts.hub.Publish(e)
+	}
+
+	var got []Event
+	for range want {
+		got = append(got, mustReadEvent(t, c))
+	}
+	// Within the default rate and burst nothing is coalesced: every event
+	// arrives, in publish order.
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("received events (-want +got):\n%s", diff)
+	}
+	// Sent is counted after a write returns, which may be after the read.
+	waitFor(t, fmt.Sprintf("Stats().Sent = %d", len(want)), func() bool { return ts.handler.Stats().Sent == uint64(len(want)) })
+	if st := ts.handler.Stats(); st.Coalesced != 0 || st.Clients != 1 {
+		t.Errorf("Stats() = %+v, want Coalesced 0, Clients 1", st)
+	}
+}
+
+func TestWebSocketMaxClients(t *testing.T) {
+	ts := startServer(t, HubConfig{}, HandlerConfig{MaxClients: 1}, false)
+	dial(t, ts.wsURL, nil, false)
+	waitSubscribers(t, ts.hub, 1)
+
+	c, resp, err := tryDial(t, ts.wsURL, nil, false)
+	if err == nil {
+		c.CloseNow()
+		t.Fatal("second Dial succeeded, want HTTP 503")
+	}
+	if resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("second Dial response = %v, want status 503", resp)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	const wantBody = "too many status clients: 1 are connected, the limit (HandlerConfig.MaxClients) is 1; close another status page or try again later\n"
+	if string(body) != wantBody {
+		t.Errorf("503 body = %q, want %q", body, wantBody)
+	}
+	if st := ts.handler.Stats(); st.Rejected != 1 || st.Clients != 1 {
+		t.Errorf("Stats() = %+v, want Rejected 1, Clients 1", st)
+	}
+}
+
+func TestWebSocketOriginPatterns(t *testing.T) {
+	tests := []struct {
+		name     string
+		patterns []string
+		origin   string
+		wantOK   bool
+	}{
+		{name: "no origin header", wantOK: true},
+		{name: "cross origin refused by default", origin: "http://elsewhere.example", wantOK: false},
+		{name: "cross origin allowed by pattern", patterns: []string{"*.example"}, origin: "http://elsewhere.example", wantOK: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ts := startServer(t, HubConfig{}, HandlerConfig{OriginPatterns: tt.patterns}, false)
+			h := http.Header{}
+			if tt.origin != "" {
+				h.Set("Origin", tt.origin)
+			}
+			c, resp, err := tryDial(t, ts.wsURL, h, false)
+			if err == nil {
+				c.CloseNow()
+			}
+			if (err == nil) != tt.wantOK {
+				t.Fatalf("Dial with Origin %q = %v, want success: %v", tt.origin, err, tt.wantOK)
+			}
+			if !tt.wantOK && resp.StatusCode != http.StatusForbidden {
+				t.Errorf("status = %d, want 403", resp.StatusCode)
+			}
+		})
+	}
+}
+
+// TestWebSocketStalledClientDropped is the slow-subscriber policy end to end:
+// one client never reads; 1,000 events are published while it stalls, every
+// Publish returns, a healthy client receives them all in order, and the
+// stalled client is disconnected and counted.
+func TestWebSocketStalledClientDropped(t *testing.T) {
+	ts := startServer(t,
+		HubConfig{SubscriberBuffer: 2048},
+		HandlerConfig{RatePerSecond: math.Inf(1), WriteTimeout: 200 * time.Millisecond},
+		true)
+	dial(t, ts.wsURL, nil, true) // the stalled client: never read from
+	healthy := dial(t, ts.wsURL, nil, false)
+	waitSubscribers(t, ts.hub, 2)
+
+	const n = 1000
+	payload := json.RawMessage(`"` + strings.Repeat("x", 1024) + `"`)
+	var returned atomic.Int64
+	published := make(chan struct{})
+	go func() {
+		defer close(published)
+		for i := range n {
+			e := ev(fmt.Sprintf("job-%04d", i), Completed, 1)
+			e.Data = payload
+			ts.hub.Publish(e)
+			returned.Add(1)
+		}
+	}()
+	select {
+	case <-published:
+	case <-time.After(guard):
+		t.Fatalf("Publish blocked: %d of %d calls returned while a client stalled", returned.Load(), n)
+	}
+	if got := returned.Load(); got != n {
+		t.Fatalf("%d Publish calls returned, want %d", got, n)
+	}
+
+	for i := range n {
+		e := mustReadEvent(t, healthy)
+		if want := fmt.Sprintf("job-%04d", i); e.JobID != want {
+			t.Fatalf("healthy client event %d is for %q, want %q", i, e.JobID, want)
+		}
+	}
+
+	waitFor(t, "the stalled client to be dropped", func() bool { return ts.handler.Stats().SlowDropped == 1 })
+	waitFor(t, "one connected client", func() bool { return ts.handler.Stats().Clients == 1 })
+	if st := ts.hub.Stats(); st.Published != n {
+		t.Errorf("hub Stats().Published = %d, want %d", st.Published, n)
+	}
+}
+
+// TestWebSocketRateLimitCoalesces publishes a burst for one job far above the
+// client's rate: the client receives fewer messages, in order, ending with
+// the job's final state.
+func TestWebSocketRateLimitCoalesces(t *testing.T) {
+	ts := startServer(t, HubConfig{}, HandlerConfig{RatePerSecond: 20, Burst: 1}, false)
+	c := dial(t, ts.wsURL, nil, false)
+	waitSubscribers(t, ts.hub, 1)
+
+	const n = 100
+	for i := 1; i <= n; i++ {
+		ts.hub.Publish(ev("a", Processing, i))
+	}
+	ts.hub.Publish(ev("a", Completed, n))
+
+	var got []Event
+	for {
+		e := mustReadEvent(t, c)
+		got = append(got, e)
+		if e.Status == Completed {
+			break
+		}
+	}
+	if len(got) >= n {
+		t.Errorf("received %d messages for %d events at 20/s, want coalescing to send fewer", len(got), n+1)
+	}
+	for i := 1; i < len(got); i++ {
+		if got[i].Attempt < got[i-1].Attempt {
+			t.Errorf("event %d has attempt %d after attempt %d: per-job order broken", i, got[i].Attempt, got[i-1].Attempt)
+		}
+	}
+	if diff := cmp.Diff(ev("a", Completed, n), got[len(got)-1]); diff != "" {
+		t.Errorf("last event (-want +got):\n%s", diff)
+	}
+	// Sent is counted after a write returns, which may be after the client
+	// has read the message.
+	waitFor(t, fmt.Sprintf("Stats() Sent+Coalesced = %d (every event sent or coalesced)", n+1), func() bool {
+		st := ts.handler.Stats()
+		return st.Sent+st.Coalesced == n+1
+	})
+	if st := ts.handler.Stats(); st.Sent != uint64(len(got)) {
+		t.Errorf("Stats().Sent = %d, want %d (messages received)", st.Sent, len(got))
+	}
+}
+
+func TestWebSocketSnapshotOnConnect(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  HandlerConfig
+		want []Event
+	}{
+		{
+			name: "snapshot then live",
+			want: []Event{ev("a", Completed, 1), ev("b", Processing, 2), ev("c", Pending, 0)},
+		},
+		{
+			name: "SkipSnapshot sends only live",
+			cfg:  HandlerConfig{SkipSnapshot: true},
+			want: []Event{ev("c", Pending, 0)},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ts := startServer(t, HubConfig{}, tt.cfg, false)
+			for _, e := range []Event{ev("a", Pending, 0), ev("b", Pending, 0), ev("a", Completed, 1), ev("b", Processing, 2)} {
+				ts.hub.Publish(e)
+			}
+			c := dial(t, ts.wsURL, nil, false)
+			waitSubscribers(t, ts.hub, 1)
+			ts.hub.Publish(ev("c", Pending, 0))
+
+			var got []Event
+			for range tt.want {
+				got = append(got, mustReadEvent(t, c))
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("received (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestWebSocketSkipsUnencodableEvent(t *testing.T) {
+	ts := startServer(t, HubConfig{}, HandlerConfig{}, false)
+	c := dial(t, ts.wsURL, nil, false)
+	waitSubscribers(t, ts.hub, 1)
+
+	bad := ev("bad", Completed, 1)
+	bad.Data = json.RawMessage(`{not json`)
+	ts.hub.Publish(bad)
+	ts.hub.Publish(ev("good", Completed, 1))
+
+	if got := mustReadEvent(t, c); got.JobID != "good" {
+		t.Errorf("first event is for %q, want %q (the invalid one skipped)", got.JobID, "good")
+	}
+}
+
+func TestWebSocketClosed(t *testing.T) {
+	tests := []struct {
+		name  string
+		close func(ts *testServer)
+	}{
+		{name: "hub closed", close: func(ts *testServer) { ts.hub.Close() }},
+		{name: "handler closed", close: func(ts *testServer) { ts.handler.Close() }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ts := startServer(t, HubConfig{}, HandlerConfig{}, false)
+			c := dial(t, ts.wsURL, nil, false)
+			waitSubscribers(t, ts.hub, 1)
+
+			// Read concurrently: Handler.Close waits for the close handshake.
+			read := make(chan error, 1)
+			go func() {
+				_, _, err := c.Read(context.Background())
+				read <- err
+			}()
+			tt.close(ts)
+			err := <-read
+			if code := websocket.CloseStatus(err); code != websocket.StatusGoingAway {
+				t.Errorf("Read() after close = %v, want close status %v", err, websocket.StatusGoingAway)
+			}
+			waitFor(t, "no connected clients", func() bool { return ts.handler.Stats().Clients == 0 })
+		})
+	}
+}
+
+func TestWebSocketRefusedAfterHandlerClose(t *testing.T) {
+	ts := startServer(t, HubConfig{}, HandlerConfig{}, false)
+	ts.handler.Close()
+	ts.handler.Close() // idempotent
+	c, resp, err := tryDial(t, ts.wsURL, nil, false)
+	if err == nil {
+		c.CloseNow()
+		t.Fatal("Dial after Handler.Close succeeded, want HTTP 503")
+	}
+	if resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("Dial after Handler.Close: response %v, want status 503", resp)
+	}
+}
