@@ -170,8 +170,8 @@ func (c *conn) forget(id string) bool {
 	return true
 }
 
-// send encodes and writes one message: on the calls stream, or on a stream
-// of its own for a large raw payload.
+// send encodes and writes one message: on the calls stream, or on the bulk
+// stream for a large raw payload.
 func (c *conn) send(h *wire.Header, payload any) error {
 	bp := bufPool.Get().(*[]byte)
 	defer func() { *bp = (*bp)[:0]; bufPool.Put(bp) }()
@@ -181,7 +181,7 @@ func (c *conn) send(h *wire.Header, payload any) error {
 		return err
 	}
 	if len(raw) >= wire.LargeThreshold {
-		err = wire.WriteLarge(c.ymx, out, raw)
+		err = c.bulk.Write(out, raw)
 	} else {
 		err = c.calls.Write(out, raw)
 	}

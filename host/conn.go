@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"sync"
@@ -27,6 +26,7 @@ type conn struct {
 	ymx     *yamux.Session
 	control net.Conn
 	calls   *wire.Writer
+	bulk    *wire.Writer
 	hello   handshake.WorkerHello
 
 	mu      sync.Mutex
@@ -58,7 +58,7 @@ func (w *Worker) connect(ctx context.Context) (*conn, error) {
 		}
 		return nil, fmt.Errorf("connect to %s: %w", w.socketPath, err)
 	}
-	ymx, err := yamux.Client(nc, wire.YamuxConfig())
+	ymx, err := yamux.Client(wire.FrameConn(nc), wire.YamuxConfig())
 	if err != nil {
 		nc.Close()
 		return nil, err
@@ -127,14 +127,18 @@ func (w *Worker) helloConn(ctx context.Context, ymx *yamux.Session) (*conn, erro
 	if err != nil {
 		return nil, fmt.Errorf("open events stream: %w", err)
 	}
-	c.calls = wire.NewWriter(calls)
+	bulk, err := openStream(ymx, wire.StreamBulk)
+	if err != nil {
+		return nil, fmt.Errorf("open bulk stream: %w", err)
+	}
+	c.calls, c.bulk = wire.NewWriter(calls), wire.NewWriter(bulk)
 	maxFrame := w.codec.MaxFrame()
 	term := w.codec.Terminator()
-	c.goRead(func() { c.readReplies(frame.NewReader(bufio.NewReaderSize(calls, 64<<10), term, maxFrame), false) })
+	c.goRead(func() { c.readReplies(frame.NewReader(bufio.NewReaderSize(calls, 64<<10), term, maxFrame)) })
+	c.goRead(func() { c.readReplies(frame.NewReader(bufio.NewReaderSize(bulk, 64<<10), term, maxFrame)) })
 	c.goRead(func() { c.readLogs(bufio.NewReaderSize(logs, 16<<10)) })
 	c.goRead(func() { c.readEvents(frame.NewReader(bufio.NewReaderSize(events, 16<<10), term, maxFrame)) })
 	c.goRead(func() { c.readControl(br) })
-	c.goRead(c.acceptLarge)
 	return c, nil
 }
 
@@ -231,15 +235,11 @@ func (c *conn) readControl(br *bufio.Reader) {
 }
 
 // readReplies delivers results and errors to the calls waiting for them.
-func (c *conn) readReplies(r *frame.Reader, once bool) {
+func (c *conn) readReplies(r *frame.Reader) {
 	for {
 		h, body, err := c.w.codec.Read(r)
 		if err != nil {
-			if !once {
-				c.lost(err)
-			} else if !errors.Is(err, io.EOF) {
-				c.w.logger.Error("bad large reply from worker", "worker", c.w.cfg.Name, "error", err)
-			}
+			c.lost(err)
 			return
 		}
 		if h.Kind != shared.KindResult && h.Kind != shared.KindError {
@@ -255,28 +255,5 @@ func (c *conn) readReplies(r *frame.Reader, once bool) {
 		} else {
 			cl.done <- cl.decode(&h, body)
 		}
-		if once {
-			return
-		}
-	}
-}
-
-// acceptLarge accepts the streams the worker opens for large replies.
-func (c *conn) acceptLarge() {
-	for {
-		st, err := c.ymx.AcceptStream()
-		if err != nil {
-			return
-		}
-		c.goRead(func() {
-			defer st.Close()
-			br := bufio.NewReaderSize(st, 64<<10)
-			name, err := wire.ReadStreamName(st, br, defaultHelloTimeout)
-			if err != nil || name != wire.StreamLarge {
-				c.w.logger.Warn("worker opened an unexpected stream", "worker", c.w.cfg.Name, "stream", name, "error", err)
-				return
-			}
-			c.readReplies(frame.NewReader(br, c.w.codec.Terminator(), c.w.codec.MaxFrame()), true)
-		})
 	}
 }

@@ -35,14 +35,19 @@ type hostConn struct {
 	ctx    context.Context // cancelled when the connection ends; handlers derive from it
 	cancel context.CancelFunc
 
-	calls   *wire.Writer
-	callsMu sync.Mutex // guards calls until the calls stream arrives
-	ready   chan struct{}
+	// calls and bulk are set once, when the host opens those streams; the
+	// ready channels close then.
+	calls      *wire.Writer
+	bulk       *wire.Writer
+	callsReady chan struct{}
+	bulkReady  chan struct{}
 
-	mu       sync.Mutex
-	running  map[string]context.CancelFunc
-	handlers sync.WaitGroup
-	streams  sync.WaitGroup
+	mu        sync.Mutex
+	running   map[string]context.CancelFunc
+	handlers  sync.WaitGroup // handler goroutines, busy or idle
+	idle      chan task      // hands a request to an idle handler goroutine
+	idleCount atomic.Int32
+	streams   sync.WaitGroup
 
 	shutdownRequested atomic.Bool
 	done              chan struct{}
@@ -51,7 +56,7 @@ type hostConn struct {
 // handleConn runs the hello on a new connection and, if it is the host,
 // serves it until it ends.
 func (s *server) handleConn(conn net.Conn) {
-	ymx, err := yamux.Server(conn, wire.YamuxConfig())
+	ymx, err := yamux.Server(wire.FrameConn(conn), wire.YamuxConfig())
 	if err != nil {
 		conn.Close()
 		return
@@ -128,9 +133,11 @@ func (s *server) hello(ymx *yamux.Session) (*hostConn, error) {
 	c := &hostConn{
 		s: s, ymx: ymx, control: st, hostPID: hh.PID,
 		ctx: ctx, cancel: cancel,
-		ready:   make(chan struct{}),
-		running: make(map[string]context.CancelFunc),
-		done:    make(chan struct{}),
+		idle:       make(chan task),
+		callsReady: make(chan struct{}),
+		bulkReady:  make(chan struct{}),
+		running:    make(map[string]context.CancelFunc),
+		done:       make(chan struct{}),
 	}
 	if err := s.claim(c); err != nil {
 		cancel()
@@ -194,18 +201,17 @@ func (c *hostConn) serveStream(st *yamux.Stream) {
 	}
 	switch name {
 	case wire.StreamCalls:
-		c.callsMu.Lock()
 		c.calls = wire.NewWriter(st)
-		c.callsMu.Unlock()
-		close(c.ready)
-		c.readCalls(frame.NewReader(br, c.s.codec.Terminator(), c.s.codec.MaxFrame()), false)
+		close(c.callsReady)
+		c.readCalls(frame.NewReader(br, c.s.codec.Terminator(), c.s.codec.MaxFrame()))
+	case wire.StreamBulk:
+		c.bulk = wire.NewWriter(st)
+		close(c.bulkReady)
+		c.readCalls(frame.NewReader(br, c.s.codec.Terminator(), c.s.codec.MaxFrame()))
 	case wire.StreamLogs:
 		c.s.logs.attach(st)
 	case wire.StreamEvents:
 		c.s.events.attach(st)
-	case wire.StreamLarge:
-		c.readCalls(frame.NewReader(br, c.s.codec.Terminator(), c.s.codec.MaxFrame()), true)
-		st.Close()
 	default:
 		c.s.logger.Warn("host opened an unknown stream", "stream", name)
 		st.Close()
@@ -257,9 +263,8 @@ func (c *hostConn) close() {
 	c.ymx.Close()
 }
 
-// readCalls reads requests and cancels from the calls stream (or one
-// message from a large-payload stream).
-func (c *hostConn) readCalls(r *frame.Reader, once bool) {
+// readCalls reads requests and cancels from the calls or bulk stream.
+func (c *hostConn) readCalls(r *frame.Reader) {
 	for {
 		h, body, err := c.s.codec.Read(r)
 		if err != nil {
@@ -281,9 +286,6 @@ func (c *hostConn) readCalls(r *frame.Reader, once bool) {
 			}
 		default:
 			c.s.logger.Warn("unexpected message from host", "kind", h.Kind, "type", h.Type)
-		}
-		if once {
-			return
 		}
 	}
 }

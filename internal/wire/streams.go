@@ -13,7 +13,7 @@ const (
 	StreamCalls   = "calls"   // requests, results, errors, cancels
 	StreamLogs    = "logs"    // the worker's hclog records (JSON lines)
 	StreamEvents  = "events"  // events from the worker
-	StreamLarge   = "large"   // one message with a large raw payload, then EOF
+	StreamBulk    = "bulk"    // messages with large raw payloads, both ways
 )
 
 // StreamDeadliner is the part of a yamux stream that stream naming needs.
