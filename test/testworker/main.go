@@ -73,6 +73,9 @@ func main() {
 	if *hostTimeout >= 0 {
 		cfg.HostConnectTimeout = shared.Duration(*hostTimeout)
 	}
+	if path := os.Getenv("IW_TEST_CPUPROFILE"); path != "" {
+		os.Exit(serveProfiled(cfg, path))
+	}
 	plugin.Serve(cfg)
 }
 
