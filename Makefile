@@ -16,10 +16,20 @@ FUZZ_TARGETS := \
 workers:
 	@mkdir -p $(BIN)
 	$(GO) build -o $(BIN)/basic-ping-worker ./examples/basic-ping/worker
+	$(GO) build -o $(BIN)/jobs-worker ./examples/jobs/worker
 
-## demo: build the example workers and run the basic-ping host end to end.
+## demo: build the example workers, run the basic-ping host, then the jobs host
+## (pipelines, retries, dead letters, live status page); exits when done.
 demo: workers
+	@echo "== basic-ping: launch, typed calls, raw bytes, errors, cancel, panic, crash =="
 	$(GO) run ./examples/basic-ping -worker $(BIN)/basic-ping-worker
+	@echo
+	@echo "== jobs: action pipelines in workers, live status over WebSocket =="
+	$(GO) run ./examples/jobs -worker $(BIN)/jobs-worker
+
+## demo-serve: the jobs demo, keeping its status page up for a person to watch.
+demo-serve: workers
+	$(GO) run ./examples/jobs -worker $(BIN)/jobs-worker -addr 127.0.0.1:8080 -pace 300ms -linger 1h
 
 ## test: vet, the race-enabled suite with leak checks, short fuzzing, the benchmark smoke test.
 test: lint test-unit fuzz-short test-bench-smoke

@@ -29,7 +29,7 @@ func WithRetry(p retry.Policy) Middleware {
 			pol := p
 			pol.OnRetry = func(attempt int, err error, delay time.Duration) {
 				ac.logger(nil).Warn("action failed, retrying",
-					append(ac.logFields(), "error_class", faults.ClassOf(err).String(), "error", err, "delay", delay)...)
+					append(ac.logFields(), "error_class", faults.ClassOf(err).String(), "error", err, "delay", delay.String())...)
 				ac.publish(status.Retrying, attempt, err)
 				if userOnRetry != nil {
 					userOnRetry(attempt, err, delay)
