@@ -29,7 +29,8 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	for name, pkg := range map[string]string{
-		"testworker": "github.com/isolated-workers/isolated-workers-go/test/testworker",
+		"testworker":  "github.com/isolated-workers/isolated-workers-go/test/testworker",
+		"jobs-worker": "github.com/isolated-workers/isolated-workers-go/examples/jobs/worker",
 	} {
 		out := filepath.Join(dir, name)
 		cmd := exec.Command("go", "build", "-o", out, pkg)
