@@ -182,10 +182,10 @@ func TestPanickingLoggerIsSuppressed(t *testing.T) {
 type panicLogger struct{ hclog.Logger }
 
 func (panicLogger) Log(hclog.Level, string, ...any) { panic("logger is broken") }
-func (panicLogger) Error(string, ...any)             { panic("logger is broken") }
-func (panicLogger) Info(string, ...any)              { panic("logger is broken") }
-func (panicLogger) Debug(string, ...any)             { panic("logger is broken") }
-func (p panicLogger) Named(string) hclog.Logger      { return p }
+func (panicLogger) Error(string, ...any)            { panic("logger is broken") }
+func (panicLogger) Info(string, ...any)             { panic("logger is broken") }
+func (panicLogger) Debug(string, ...any)            { panic("logger is broken") }
+func (p panicLogger) Named(string) hclog.Logger     { return p }
 
 func TestLogLevelFiltersWorkerRecords(t *testing.T) {
 	cfg, sink := config(t)
