@@ -168,21 +168,9 @@ func (s *server) run(ctx context.Context) error {
 	s.wg.Add(1)
 	go s.acceptLoop()
 	for {
-		var expired <-chan time.Time
-		if d := *s.cfg.HostConnectTimeout; d > 0 {
-			t := time.NewTimer(d)
-			defer t.Stop()
-			expired = t.C
-		}
-		var c *hostConn
-		select {
-		case <-ctx.Done():
-			s.logger.Info("stopping: context cancelled", "cause", context.Cause(ctx))
+		c := s.waitForHost(ctx)
+		if c == nil {
 			return nil
-		case <-expired:
-			s.logger.Warn("no host connected in time; shutting down", "host_connect_timeout", *s.cfg.HostConnectTimeout)
-			return nil
-		case c = <-s.connected:
 		}
 		select {
 		case <-ctx.Done():
@@ -199,6 +187,27 @@ func (s *server) run(ctx context.Context) error {
 			return nil
 		}
 		s.logger.Info("host disconnected; waiting for a new host", "host_connect_timeout", *s.cfg.HostConnectTimeout)
+	}
+}
+
+// waitForHost waits for a host to pass the hello, at most
+// HostConnectTimeout. It returns nil when the worker should stop instead.
+func (s *server) waitForHost(ctx context.Context) *hostConn {
+	var expired <-chan time.Time
+	if d := *s.cfg.HostConnectTimeout; d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		expired = t.C
+	}
+	select {
+	case <-ctx.Done():
+		s.logger.Info("stopping: context cancelled", "cause", context.Cause(ctx))
+		return nil
+	case <-expired:
+		s.logger.Warn("no host connected in time; shutting down", "host_connect_timeout", *s.cfg.HostConnectTimeout)
+		return nil
+	case c := <-s.connected:
+		return c
 	}
 }
 
