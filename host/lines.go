@@ -39,6 +39,10 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 			line = append(w.partial, line...)
 			w.partial = w.partial[:0]
 		}
+		for len(line) > maxLineChunk {
+			w.fn(line[:maxLineChunk], true)
+			line = line[maxLineChunk:]
+		}
 		w.fn(bytes.TrimSuffix(line, []byte{'\r'}), false)
 		p = p[i+1:]
 	}

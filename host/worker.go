@@ -149,7 +149,9 @@ func (w *Worker) close() error {
 		select {
 		case <-c.ymx.CloseChan():
 		case <-time.After(w.cfg.GracePeriod):
-			if !c.ymx.IsClosed() {
+			// An in-process worker (plugin/plugintest) has this process's
+			// pid: never signal ourselves.
+			if !c.ymx.IsClosed() && w.pid != os.Getpid() {
 				w.logger.Warn("attached worker did not exit in time; killing it", "worker", w.cfg.Name, "pid", w.pid)
 				syscall.Kill(w.pid, syscall.SIGKILL)
 			}

@@ -17,7 +17,8 @@ type outbox struct {
 	dropped int
 	w       io.Writer
 	closed  bool
-	gen     int // bumps on every attach, so a failed write detaches only its own writer
+	writing bool // a batch is being written outside the lock
+	gen     int  // bumps on every attach, so a failed write detaches only its own writer
 	notice  func(dropped int) []byte
 	done    chan struct{}
 }
@@ -69,7 +70,7 @@ func (o *outbox) detach() {
 func (o *outbox) flush() {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	for len(o.queue) > 0 && o.w != nil && !o.closed {
+	for (len(o.queue) > 0 || o.writing) && o.w != nil && !o.closed {
 		o.cond.Wait()
 	}
 }
@@ -96,6 +97,7 @@ func (o *outbox) run() {
 		}
 		batch, w, gen := o.queue, o.w, o.gen
 		o.queue = nil
+		o.writing = true
 		o.mu.Unlock()
 		n := 0
 		var err error
@@ -106,6 +108,7 @@ func (o *outbox) run() {
 			n++
 		}
 		o.mu.Lock()
+		o.writing = false
 		if err != nil {
 			// Keep what was not written for the next host.
 			o.queue = append(batch[n:], o.queue...)

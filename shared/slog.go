@@ -19,13 +19,14 @@ import (
 //
 // hclog's Trace maps to slog.LevelDebug-4; Named adds to a "logger" attribute.
 func FromSlog(l *slog.Logger) hclog.Logger {
-	s := &slogLogger{l: l, level: new(atomic.Int32)}
+	s := &slogLogger{l: l, base: l, level: new(atomic.Int32)}
 	s.level.Store(int32(hclog.Trace))
 	return s
 }
 
 type slogLogger struct {
 	l     *slog.Logger
+	base  *slog.Logger // l without the "logger" name attribute
 	name  string
 	args  []any
 	level *atomic.Int32
@@ -72,7 +73,8 @@ func (s *slogLogger) GetLevel() hclog.Level  { return hclog.Level(s.level.Load()
 func (s *slogLogger) SetLevel(l hclog.Level) { s.level.Store(int32(l)) }
 
 func (s *slogLogger) With(args ...any) hclog.Logger {
-	return &slogLogger{l: s.l.With(args...), name: s.name, args: append(append([]any(nil), s.args...), args...), level: s.level}
+	return &slogLogger{l: s.l.With(args...), base: s.base.With(args...), name: s.name,
+		args: append(append([]any(nil), s.args...), args...), level: s.level}
 }
 
 func (s *slogLogger) Named(name string) hclog.Logger {
@@ -83,7 +85,7 @@ func (s *slogLogger) Named(name string) hclog.Logger {
 }
 
 func (s *slogLogger) ResetNamed(name string) hclog.Logger {
-	return &slogLogger{l: s.l.With("logger", name), name: name, args: s.args, level: s.level}
+	return &slogLogger{l: s.base.With("logger", name), base: s.base, name: name, args: s.args, level: s.level}
 }
 
 func (s *slogLogger) StandardLogger(opts *hclog.StandardLoggerOptions) *log.Logger {
