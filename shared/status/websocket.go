@@ -429,7 +429,9 @@ func (h *Handler) write(conn *websocket.Conn, c *client, ev Event) error {
 		switch {
 		case overflow:
 			return c.overflowError()
-		case errors.Is(err, context.DeadlineExceeded):
+		case errors.Is(ctx.Err(), context.DeadlineExceeded):
+			// Checked on our context, not err: when the deadline closes the
+			// connection, coder/websocket may report net.ErrClosed instead.
 			return &slowError{reason: fmt.Sprintf("writing one message took longer than %v (HandlerConfig.WriteTimeout)", h.cfg.WriteTimeout)}
 		case h.ctx.Err() != nil:
 			return &goingAwayError{reason: "status endpoint shutting down"}

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -31,9 +32,9 @@ type testServer struct {
 }
 
 // startServer serves a Handler for a new hub on a real loopback socket. If
-// smallBuffers, accepted connections get a 4 KiB kernel send buffer so that a
-// client that does not read stalls the server's writes quickly.
-func startServer(t *testing.T, hubCfg HubConfig, cfg HandlerConfig, smallBuffers bool) *testServer {
+// smallFirst, the first accepted connection gets a 4 KiB kernel send buffer,
+// so that a client that does not read stalls the server's writes quickly.
+func startServer(t *testing.T, hubCfg HubConfig, cfg HandlerConfig, smallFirst bool) *testServer {
 	t.Helper()
 	hub := newTestHub(t, hubCfg)
 	h, err := NewHandler(hub, cfg)
@@ -41,8 +42,8 @@ func startServer(t *testing.T, hubCfg HubConfig, cfg HandlerConfig, smallBuffers
 		t.Fatalf("NewHandler(%+v) = %v", cfg, err)
 	}
 	srv := httptest.NewUnstartedServer(h)
-	if smallBuffers {
-		srv.Listener = smallBufListener{srv.Listener}
+	if smallFirst {
+		srv.Listener = &smallFirstListener{Listener: srv.Listener}
 	}
 	srv.Start()
 	t.Cleanup(func() {
@@ -52,12 +53,15 @@ func startServer(t *testing.T, hubCfg HubConfig, cfg HandlerConfig, smallBuffers
 	return &testServer{hub: hub, handler: h, srv: srv, wsURL: "ws" + strings.TrimPrefix(srv.URL, "http")}
 }
 
-type smallBufListener struct{ net.Listener }
+type smallFirstListener struct {
+	net.Listener
+	once sync.Once
+}
 
-func (l smallBufListener) Accept() (net.Conn, error) {
+func (l *smallFirstListener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
 	if tc, ok := c.(*net.TCPConn); ok {
-		tc.SetWriteBuffer(4096)
+		l.once.Do(func() { tc.SetWriteBuffer(4096) })
 	}
 	return c, err
 }
@@ -268,13 +272,31 @@ func TestWebSocketOriginPatterns(t *testing.T) {
 func TestWebSocketStalledClientDropped(t *testing.T) {
 	ts := startServer(t,
 		HubConfig{SubscriberBuffer: 2048},
-		HandlerConfig{RatePerSecond: math.Inf(1), WriteTimeout: 200 * time.Millisecond},
+		HandlerConfig{RatePerSecond: math.Inf(1), WriteTimeout: time.Second},
 		true)
-	dial(t, ts.wsURL, nil, true) // the stalled client: never read from
+	// The stalled client never reads; both ends of its connection have small
+	// kernel buffers. It connects first, to get the small server buffer.
+	dial(t, ts.wsURL, nil, true)
+	waitSubscribers(t, ts.hub, 1)
 	healthy := dial(t, ts.wsURL, nil, false)
 	waitSubscribers(t, ts.hub, 2)
 
 	const n = 1000
+	// The healthy client reads all the time, as a browser does.
+	received := make(chan []string, 1)
+	go func() {
+		var jobs []string
+		for range n {
+			e, err := readEvent(t, healthy)
+			if err != nil {
+				t.Errorf("healthy client: Read() = %v after %d events", err, len(jobs))
+				break
+			}
+			jobs = append(jobs, e.JobID)
+		}
+		received <- jobs
+	}()
+
 	payload := json.RawMessage(`"` + strings.Repeat("x", 1024) + `"`)
 	var returned atomic.Int64
 	published := make(chan struct{})
@@ -296,10 +318,13 @@ func TestWebSocketStalledClientDropped(t *testing.T) {
 		t.Fatalf("%d Publish calls returned, want %d", got, n)
 	}
 
-	for i := range n {
-		e := mustReadEvent(t, healthy)
-		if want := fmt.Sprintf("job-%04d", i); e.JobID != want {
-			t.Fatalf("healthy client event %d is for %q, want %q", i, e.JobID, want)
+	jobs := <-received
+	if len(jobs) != n {
+		t.Fatalf("healthy client received %d events, want %d", len(jobs), n)
+	}
+	for i, job := range jobs {
+		if want := fmt.Sprintf("job-%04d", i); job != want {
+			t.Fatalf("healthy client event %d is for %q, want %q", i, job, want)
 		}
 	}
 

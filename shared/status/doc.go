@@ -1,0 +1,91 @@
+// Package status carries job status events from the code that runs jobs to
+// whoever watches them: a Hub fans events out to in-process subscribers, a
+// WebSocket endpoint streams them to browsers as JSON, and a small embedded
+// page shows them as a live table.
+//
+// # Events
+//
+// An Event is one change of a job's Status: PENDING, PROCESSING, RETRYING,
+// COMPLETED or FAILED, with the job and worker IDs, the attempt, the error
+// and its class, the time, propagated headers (such as the W3C traceparent)
+// and optional JSON data. Anything that implements Publisher accepts events;
+// the Hub is the host-side one. Events raised inside a worker travel to the
+// host on the events stream and are published to the host's Hub there.
+//
+// # Hub
+//
+// NewHub returns a Hub. Publish hands an event to every Subscription whose
+// filter accepts it, with a non-blocking send into the subscription's bounded
+// buffer (HubConfig.SubscriberBuffer). Publishing never waits for a
+// subscriber: a subscription whose buffer is full is disconnected on the spot
+// (its channel is closed, Err returns ErrSlowSubscriber, HubStats.Dropped is
+// incremented, HubConfig.OnDrop is called). Job processing is therefore never
+// slowed by whoever is watching.
+//
+// The hub also keeps the latest event of each job (at most HubConfig.MaxJobs
+// jobs, the least recently updated forgotten first), so a late subscriber can
+// catch up with Snapshot.
+//
+// # WebSocket endpoint
+//
+// NewHandler returns an http.Handler that upgrades requests to WebSocket
+// connections (github.com/coder/websocket) and sends one JSON text message
+// per Event: first the hub's snapshot, then live events. Per client it
+// enforces:
+//
+//   - a connection limit (HandlerConfig.MaxClients): further clients get
+//     HTTP 503 with a plain-text body saying why;
+//   - a message rate (HandlerConfig.RatePerSecond, Burst): events within the
+//     rate are sent one by one, in order; events above it are coalesced,
+//     keeping only the latest waiting event of each job, sent when the budget
+//     allows. A client always converges on every job's current state but may
+//     skip intermediate states;
+//   - a write timeout (HandlerConfig.WriteTimeout): a client that cannot take
+//     a message in time is disconnected and counted in
+//     HandlerStats.SlowDropped. So is a client with more distinct jobs
+//     waiting than HubConfig.MaxJobs.
+//
+// Each client has its own goroutine that drains its hub subscription into a
+// per-client queue, so the hub never waits for the network either.
+//
+// PageHandler serves a self-contained HTML page that connects to the
+// endpoint and shows a live table of jobs.
+//
+// # Defaults
+//
+// All defaults for the hub and the WebSocket endpoint are in defaults.go
+// (DefaultSubscriberBuffer, DefaultMaxJobs, DefaultMaxClients,
+// DefaultRatePerSecond, DefaultBurst, DefaultWriteTimeout); a zero config
+// field means its default. Retry defaults live in package shared/retry.
+//
+// # Concurrency contract
+//
+// Every method of Hub, Subscription and Handler is safe for concurrent use.
+//
+//   - Publish calls are serialised by the hub: all subscribers see events in
+//     the same order, and events published by one goroutine (such as all
+//     events of one job) arrive in the order they were published. Publish
+//     never blocks on a subscriber; it holds the hub's lock only to update
+//     the snapshot and run the non-blocking sends.
+//   - Subscription filters run on the publishing goroutine under the hub's
+//     lock: they must be fast and must not call Hub or Subscription methods.
+//     HubConfig.OnDrop runs on the publishing goroutine after the lock is
+//     released and must return quickly.
+//   - The hub shares each Event (its Headers map and Data slice included)
+//     with every subscriber: nobody may modify an event after Publish.
+//   - A Subscription's channel is closed exactly once, when it ends; Err then
+//     says why. Subscription.Close is idempotent.
+//   - Hub.Close closes every subscription (Err returns ErrHubClosed); later
+//     Publish calls do nothing and later Subscribe calls return ErrHubClosed.
+//     The hub starts no goroutines. Close is idempotent.
+//   - On the WebSocket, each job's events arrive in publish order; events of
+//     different jobs may be reordered relative to each other only by
+//     coalescing.
+//   - Handler.Close disconnects every client with close status 1001 (going
+//     away), refuses new clients with HTTP 503, and returns when every
+//     goroutine it started has ended. A client gets up to 5 s (the
+//     coder/websocket limit) to complete the close handshake. Closing the hub
+//     also ends every WebSocket connection with status 1001. The
+//     http.Server does not track hijacked connections, so call
+//     Handler.Close on shutdown.
+package status
