@@ -9,7 +9,9 @@ FUZZ_TARGETS := \
 	./internal/wire:FuzzCodecRead \
 	./handshake:FuzzParseEnv \
 	./handshake:FuzzHello \
-	./handshake:FuzzParseReady
+	./handshake:FuzzParseReady \
+	./shared:FuzzMsgPackEscape \
+	./shared/faults:FuzzParseClass
 
 .PHONY: demo demo-serve test test-unit test-bench-smoke fuzz fuzz-short bench lint workers clean
 
