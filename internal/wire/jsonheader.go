@@ -130,7 +130,9 @@ func parseJSONHeader(b []byte, h *Header, intern func([]byte) string) bool {
 			if !p.byte('{') {
 				return false
 			}
-			h.Headers = make(map[string]string)
+			if h.Headers == nil { // a repeated "h" merges, as in encoding/json
+				h.Headers = make(map[string]string)
+			}
 			if !p.byte('}') {
 				for {
 					k, ok1 := p.str()
@@ -197,6 +199,8 @@ func (p *jsonParser) str() ([]byte, bool) {
 }
 
 // int reads an integer in JSON's form: optional minus, no leading zeros.
+// It refuses "-0", which encoding/json refuses for the unsigned k and b, so
+// the fallback decides.
 func (p *jsonParser) int() (int64, bool) {
 	start := p.i
 	p.byte('-')
@@ -204,7 +208,7 @@ func (p *jsonParser) int() (int64, bool) {
 	for p.i < len(p.b) && p.b[p.i] >= '0' && p.b[p.i] <= '9' {
 		p.i++
 	}
-	if p.i == digits || (p.b[digits] == '0' && p.i-digits > 1) {
+	if p.i == digits || (p.b[digits] == '0' && (p.i-digits > 1 || digits > start)) {
 		return 0, false
 	}
 	n, err := strconv.ParseInt(string(p.b[start:p.i]), 10, 64)

@@ -1,0 +1,42 @@
+package handshake_test
+
+import (
+	"bytes"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/isolated-workers/isolated-workers-go/handshake"
+)
+
+// TestProtocolDocExample keeps the hello lines of the worked example in
+// PROTOCOL.md true: they are what WriteHello writes.
+func TestProtocolDocExample(t *testing.T) {
+	doc, err := os.ReadFile("PROTOCOL.md")
+	if err != nil {
+		t.Fatalf("read PROTOCOL.md: %v", err)
+	}
+	const token = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+	for _, v := range []any{
+		handshake.HostHello{Token: token, ProtocolVersion: 1, Serializer: "json", Fingerprint: "json/0a/shared.JSON", PID: 4100, LogLevel: "warn"},
+		handshake.WorkerHello{ProtocolVersion: 1, Serializer: "json", Fingerprint: "json/0a/shared.JSON", PID: 4242, Messages: []string{"echo"}, DisconnectBehavior: "shutdown"},
+		handshake.WorkerHello{Error: "authentication failed: wrong auth token from pid 4100"},
+	} {
+		var buf bytes.Buffer
+		if err := handshake.WriteHello(&buf, v); err != nil {
+			t.Fatalf("WriteHello(%+v) = %v", v, err)
+		}
+		line := strings.TrimSuffix(buf.String(), "\n")
+		if !strings.Contains(string(doc), line) {
+			t.Errorf("PROTOCOL.md does not show the hello as WriteHello writes it:\n%s", line)
+		}
+	}
+	env := handshake.Env{SocketPath: "/tmp/iw-3712894/s", Serializer: "json", ProtocolVersions: []int{1}, AuthToken: token, ReadyFD: 3}
+	want := strings.Join(env.Encode(handshake.Config{MagicCookieKey: "BASIC_PLUGIN", MagicCookieValue: "hello"}), "\n")
+	if !strings.Contains(string(doc), want) {
+		t.Errorf("PROTOCOL.md does not show the environment as Env.Encode writes it:\n%s", want)
+	}
+	if line := strings.TrimSuffix(handshake.ReadyLine(1, 4242), "\n"); !strings.Contains(string(doc), "`"+line+`\n`+"`") {
+		t.Errorf("PROTOCOL.md does not show the ready line %q", line)
+	}
+}

@@ -1,0 +1,101 @@
+package handshake_test
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/isolated-workers/isolated-workers-go/handshake"
+)
+
+func TestReadyLine(t *testing.T) {
+	tests := []struct {
+		version, pid int
+		want         string
+	}{
+		{1, 4242, "ready 1 4242\n"},
+		{12, 1, "ready 12 1\n"},
+	}
+	for _, tt := range tests {
+		if got := handshake.ReadyLine(tt.version, tt.pid); got != tt.want {
+			t.Errorf("ReadyLine(%d, %d) = %q, want %q", tt.version, tt.pid, got, tt.want)
+		}
+	}
+}
+
+func TestErrorLine(t *testing.T) {
+	tests := []struct {
+		msg, want string
+	}{
+		{"serializer mismatch: host uses json, worker uses msgpack", "error serializer mismatch: host uses json, worker uses msgpack\n"},
+		{"two\nlines\n", "error two lines \n"},
+		{"", "error \n"},
+	}
+	for _, tt := range tests {
+		if got := handshake.ErrorLine(tt.msg); got != tt.want {
+			t.Errorf("ErrorLine(%q) = %q, want %q", tt.msg, got, tt.want)
+		}
+	}
+}
+
+func TestParseReady(t *testing.T) {
+	tests := []struct {
+		line         string
+		version, pid int
+		wantErr      string
+		startupError bool // the error is a *StartupError
+	}{
+		{line: "ready 1 4242\n", version: 1, pid: 4242},
+		{line: "ready 3 7", version: 3, pid: 7},
+		{line: "ready  2   9 \n", version: 2, pid: 9},
+		{line: "ready 2 9\r\n", version: 2, pid: 9},
+		{
+			line:         "error serializer mismatch: host uses json, worker uses msgpack\n",
+			wantErr:      "serializer mismatch: host uses json, worker uses msgpack",
+			startupError: true,
+		},
+		{
+			line:         "error no common protocol version: host speaks [1 2], worker speaks [3]",
+			wantErr:      "no common protocol version: host speaks [1 2], worker speaks [3]",
+			startupError: true,
+		},
+		{line: "", wantErr: `malformed ready line ""`},
+		{line: "\n", wantErr: `malformed ready line ""`},
+		{line: "ready\n", wantErr: `malformed ready line "ready"`},
+		{line: "ready 1\n", wantErr: `malformed ready line "ready 1"`},
+		{line: "ready 1 2 3\n", wantErr: `malformed ready line "ready 1 2 3"`},
+		{line: "ready one 2\n", wantErr: `malformed ready line "ready one 2"`},
+		{line: "ready 1 two\n", wantErr: `malformed ready line "ready 1 two"`},
+		{line: "ready 0 2\n", wantErr: `malformed ready line "ready 0 2"`},
+		{line: "ready 1 0\n", wantErr: `malformed ready line "ready 1 0"`},
+		{line: "ready -1 2\n", wantErr: `malformed ready line "ready -1 2"`},
+		{line: "READY 1 2\n", wantErr: `malformed ready line "READY 1 2"`},
+		{line: "ok\n", wantErr: `malformed ready line "ok"`},
+		{line: "hello from a worker that prints to the pipe\n", wantErr: `malformed ready line "hello from a worker that prints to the pipe"`},
+	}
+	for _, tt := range tests {
+		version, pid, err := handshake.ParseReady(tt.line)
+		if version != tt.version || pid != tt.pid || errText(err) != tt.wantErr {
+			t.Errorf("ParseReady(%q) = %d, %d, %q, want %d, %d, %q", tt.line, version, pid, errText(err), tt.version, tt.pid, tt.wantErr)
+		}
+		var se *handshake.StartupError
+		if got := errors.As(err, &se); got != tt.startupError {
+			t.Errorf("ParseReady(%q) error is a *StartupError: %v, want %v", tt.line, got, tt.startupError)
+		}
+	}
+}
+
+func TestParseReadyRoundTrip(t *testing.T) {
+	for _, v := range [][2]int{{1, 1}, {2, 31337}, {1 << 20, 1 << 30}} {
+		version, pid, err := handshake.ParseReady(handshake.ReadyLine(v[0], v[1]))
+		if version != v[0] || pid != v[1] || err != nil {
+			t.Errorf("ParseReady(ReadyLine(%d, %d)) = %d, %d, %v, want %d, %d, nil", v[0], v[1], version, pid, err, v[0], v[1])
+		}
+	}
+	for _, msg := range []string{"listen on /tmp/x/s: address already in use", "multi\nline", ""} {
+		_, _, err := handshake.ParseReady(handshake.ErrorLine(msg))
+		var se *handshake.StartupError
+		if !errors.As(err, &se) {
+			t.Errorf("ParseReady(ErrorLine(%q)) = %v, want a *StartupError", msg, err)
+		}
+	}
+}
