@@ -25,9 +25,14 @@ func ReadyLine(version, pid int) string {
 }
 
 // ErrorLine formats the line a worker writes when it cannot start. Newlines
-// in msg are folded so the line stays one line.
+// in msg are folded so the line stays one line, and a message too long for
+// MaxReadyLine is cut.
 func ErrorLine(msg string) string {
-	return errorPrefix + strings.ReplaceAll(msg, "\n", " ") + "\n"
+	msg = strings.ReplaceAll(msg, "\n", " ")
+	if limit := MaxReadyLine - len(errorPrefix) - 1; len(msg) > limit {
+		msg = msg[:limit] // the host reads at most MaxReadyLine bytes
+	}
+	return errorPrefix + msg + "\n"
 }
 
 // StartupError is an error the worker reported on the ready pipe. Its text

@@ -114,7 +114,10 @@ func (c *Codec) Read(r *frame.Reader) (h Header, body []byte, err error) {
 		}
 		return h, body, err
 	case BodyRaw:
-		if h.RawLen < 0 || h.RawLen > c.maxRaw {
+		if h.RawLen < 0 {
+			return h, nil, fmt.Errorf("%w: negative raw length %d", ErrMalformed, h.RawLen)
+		}
+		if h.RawLen > c.maxRaw {
 			return h, nil, fmt.Errorf("%w: raw payload of %d bytes, limit %d", shared.ErrFrameTooLarge, h.RawLen, c.maxRaw)
 		}
 		body, err = r.ReadRaw(h.RawLen)

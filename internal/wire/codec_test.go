@@ -346,7 +346,7 @@ func TestCodecReadErrors(t *testing.T) {
 		{name: "raw cut", ser: shared.JSON{}, in: `{"v":1,"k":2,"b":2,"n":5}` + "\nabc", wantErr: "unexpected EOF", is: io.ErrUnexpectedEOF},
 		{name: "raw over limit", ser: shared.JSON{}, maxRaw: 4, in: `{"v":1,"k":2,"b":2,"n":5}` + "\nabcde", wantErr: "frame exceeds the maximum frame size: raw payload of 5 bytes, limit 4", is: shared.ErrFrameTooLarge},
 		{name: "raw length huge", ser: shared.JSON{}, in: `{"v":1,"k":2,"b":2,"n":9223372036854775807}` + "\n", wantErr: "frame exceeds the maximum frame size: raw payload of 9223372036854775807 bytes, limit 1048576", is: shared.ErrFrameTooLarge},
-		{name: "raw length negative", ser: shared.JSON{}, in: `{"v":1,"k":2,"b":2,"n":-1}` + "\n", wantErr: "frame exceeds the maximum frame size: raw payload of -1 bytes, limit 1048576", is: shared.ErrFrameTooLarge},
+		{name: "raw length negative", ser: shared.JSON{}, in: `{"v":1,"k":2,"b":2,"n":-1}` + "\n", wantErr: "malformed message: negative raw length -1", is: ErrMalformed},
 		{name: "custom serializer header", ser: hexJSON, in: "zz\x00\x00", wantErr: "malformed message: header: encoding/hex: invalid byte: U+007A 'z'", is: ErrMalformed},
 		{name: "msgpack header", ser: shared.MsgPack{}, in: "\xc1\x00\x00", is: ErrMalformed},
 	}
