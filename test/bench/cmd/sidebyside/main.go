@@ -1,0 +1,127 @@
+// Command sidebyside runs every benchmark workload for every peer in one
+// process and prints one table: isolated-workers against hashicorp/go-plugin
+// (net/rpc and gRPC) and a raw Unix-socket floor. Each peer is a real worker
+// binary, built into a temporary directory first. Run it from test/bench:
+//
+//	go run ./cmd/sidebyside
+//	go run ./cmd/sidebyside -peers iw,raw -workloads latency,concurrency -cpuprofile-iw iw.prof
+//
+// The results are also written as JSON (default results/latest.json). Every
+// worker is killed at exit, also on SIGINT or SIGTERM or when -timeout
+// passes.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/isolated-workers/isolated-workers-go/test/bench/internal/peers"
+	"github.com/isolated-workers/isolated-workers-go/test/bench/internal/workload"
+)
+
+func main() {
+	os.Exit(run())
+}
+
+func run() int {
+	def := workload.DefaultConfig()
+	var (
+		peerList     = flag.String("peers", "all", "comma-separated peers: iw, netrpc, grpc, raw")
+		workloadList = flag.String("workloads", "all", "comma-separated workloads: "+strings.Join(workload.Names(), ", "))
+		cpuIW        = flag.String("cpuprofile-iw", "", "write this process's CPU profile during iw's profiled workloads to `file`")
+		cpuIWWhich   = flag.String("cpuprofile-iw-workloads", strings.Join(def.CPUProfileIWWorkloads, ","), "iw workloads -cpuprofile-iw covers (they run first for iw)")
+		cpuIWWorker  = flag.String("cpuprofile-iw-worker", "", "make the iw worker of each profiled workload write its CPU profile to `prefix`.<workload>")
+		jsonOut      = flag.String("json", "results/latest.json", "write the results as JSON to `file` (\"\" for none)")
+		timeout      = flag.Duration("timeout", 5*time.Minute, "give up, kill every worker and exit 2 after this long")
+		quiet        = flag.Bool("q", false, "no progress lines, only the table")
+	)
+	flag.IntVar(&def.StartupLaunches, "startup-n", def.StartupLaunches, "launches per peer for start-up")
+	flag.IntVar(&def.LatencyCalls, "latency-n", def.LatencyCalls, "measured sequential calls")
+	flag.IntVar(&def.StructCalls, "struct-n", def.StructCalls, "measured sequential struct calls")
+	flag.DurationVar(&def.ConcurrentFor, "concurrent-for", def.ConcurrentFor, "measured time of the concurrent workload")
+	flag.IntVar(&def.EchoCount, "echo-n", def.EchoCount, "measured 1 MiB echoes, at most")
+	flag.DurationVar(&def.EchoMax, "echo-max", def.EchoMax, "measured echo time, at most")
+	flag.Parse()
+
+	fail := func(err error) int {
+		fmt.Fprintln(os.Stderr, "sidebyside:", err)
+		return 1
+	}
+	cfg := def
+	var err error
+	if cfg.Peers, err = peers.Select(*peerList); err != nil {
+		return fail(err)
+	}
+	if cfg.Workloads, err = workload.SelectWorkloads(*workloadList); err != nil {
+		return fail(err)
+	}
+	if cfg.CPUProfileIWWorkloads, err = workload.SelectWorkloads(*cpuIWWhich); err != nil {
+		return fail(err)
+	}
+	cfg.CPUProfileIW, cfg.WorkerCPUProfileIW = *cpuIW, *cpuIWWorker
+	if !*quiet {
+		cfg.Progress = os.Stderr
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	// The watchdog: past the timeout, kill whatever is left and leave.
+	watchdog := time.AfterFunc(*timeout, func() {
+		n := peers.KillAll()
+		fmt.Fprintf(os.Stderr, "sidebyside: gave up after %v; killed %d worker(s)\n", *timeout, n)
+		os.Exit(2)
+	})
+	defer watchdog.Stop()
+	defer peers.KillAll() // nothing should be left; belt and braces
+	// A second signal while the run unwinds kills at once.
+	go func() {
+		<-ctx.Done()
+		hard := make(chan os.Signal, 1)
+		signal.Notify(hard, syscall.SIGINT, syscall.SIGTERM)
+		select {
+		case <-hard:
+		case <-time.After(10 * time.Second):
+		}
+		peers.KillAll()
+		os.Exit(130)
+	}()
+
+	start := time.Now()
+	if !*quiet {
+		fmt.Fprintln(os.Stderr, "building worker binaries...")
+	}
+	cfg.Workers, err = peers.Build(ctx)
+	if err != nil {
+		return fail(err)
+	}
+	defer cfg.Workers.Remove()
+
+	report, err := workload.Run(ctx, cfg)
+	if err != nil {
+		return fail(err)
+	}
+	fmt.Println()
+	report.WriteTable(os.Stdout)
+	if *jsonOut != "" {
+		if err := report.WriteJSON(*jsonOut); err != nil {
+			return fail(err)
+		}
+		fmt.Printf("results written to %s (run took %.0fs)\n", *jsonOut, time.Since(start).Seconds())
+	}
+	if cfg.CPUProfileIW != "" {
+		fmt.Printf("iw host CPU profile (%s): go tool pprof -top %s\n", strings.Join(cfg.CPUProfileIWWorkloads, ", "), cfg.CPUProfileIW)
+	}
+	if n := peers.Live(); n > 0 {
+		return fail(fmt.Errorf("%d worker process(es) still running at the end", n))
+	}
+	if len(report.Failures()) > 0 {
+		return 1
+	}
+	return 0
+}
