@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -184,7 +185,17 @@ func (h *Handler) Close() {
 
 // ServeHTTP upgrades the request to a WebSocket and streams events until the
 // client goes away, is too slow, or the hub or handler is closed.
+//
+// A plain GET (or HEAD) without an Upgrade: websocket header gets the hub's
+// current snapshot instead, as one JSON array of events (the same objects as
+// the WebSocket messages), least recently updated job first. The status page
+// loads it before connecting, and it is handy with curl. It does not count
+// against MaxClients.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !isWebSocketUpgrade(r) && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		h.serveSnapshot(w)
+		return
+	}
 	if msg, ok := h.admit(); !ok {
 		h.rejected.Add(1)
 		http.Error(w, msg, http.StatusServiceUnavailable)
@@ -200,6 +211,35 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h.accepted.Add(1)
 	h.serve(conn, r.RemoteAddr)
+}
+
+func isWebSocketUpgrade(r *http.Request) bool {
+	for _, v := range r.Header.Values("Upgrade") {
+		for _, tok := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(tok), "websocket") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (h *Handler) serveSnapshot(w http.ResponseWriter) {
+	snap := h.hub.Snapshot()
+	b, err := json.Marshal(snap)
+	if err != nil {
+		// Only an event with invalid Data fails; encode the rest.
+		valid := snap[:0:0]
+		for _, ev := range snap {
+			if _, err := json.Marshal(ev); err == nil {
+				valid = append(valid, ev)
+			}
+		}
+		b, _ = json.Marshal(valid)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Write(b)
 }
 
 func (h *Handler) admit() (rejection string, ok bool) {

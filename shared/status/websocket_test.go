@@ -474,3 +474,48 @@ func TestWebSocketRefusedAfterHandlerClose(t *testing.T) {
 		t.Errorf("Dial after Handler.Close: response %v, want status 503", resp)
 	}
 }
+
+func TestHandlerSnapshotOverGET(t *testing.T) {
+	ts := startServer(t, HubConfig{}, HandlerConfig{MaxClients: 1}, false)
+	t.Cleanup(http.DefaultClient.CloseIdleConnections)
+	tests := []struct {
+		name    string
+		publish []Event
+		want    []Event
+	}{
+		{name: "empty", want: []Event{}},
+		{
+			name:    "latest per job",
+			publish: []Event{ev("a", Pending, 0), ev("b", Pending, 0), ev("a", Completed, 1)},
+			want:    []Event{ev("b", Pending, 0), ev("a", Completed, 1)},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, e := range tt.publish {
+				ts.hub.Publish(e)
+			}
+			resp, err := http.Get(ts.srv.URL)
+			if err != nil {
+				t.Fatalf("GET = %v", err)
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("GET status = %d, want 200", resp.StatusCode)
+			}
+			if got := resp.Header.Get("Content-Type"); got != "application/json" {
+				t.Errorf("Content-Type = %q, want application/json", got)
+			}
+			var got []Event
+			if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
+				t.Fatalf("decode snapshot: %v", err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("snapshot (-want +got):\n%s", diff)
+			}
+		})
+	}
+	if st := ts.handler.Stats(); st.Accepted != 0 || st.Rejected != 0 {
+		t.Errorf("Stats() = %+v, want plain GETs not counted as clients", st)
+	}
+}
