@@ -181,9 +181,15 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			if p.Name == "iw" && cfg.WorkerCPUProfileIW != "" && slices.Contains(cfg.CPUProfileIWWorkloads, wl) {
 				opt.WorkerCPUProfile = cfg.WorkerCPUProfileIW + "." + wl
 			}
-			wctx, cancel := context.WithTimeout(ctx, cfg.WorkloadTimeout)
+			// The workload's bound cancels its context rather than setting a
+			// deadline: a deadline would travel with every call (iw and gRPC
+			// propagate it, and their workers then arm a timer per call),
+			// which is not the path being compared.
+			wctx, cancel := context.WithCancel(ctx)
+			bound := time.AfterFunc(cfg.WorkloadTimeout, cancel)
 			start := time.Now()
 			summary, err := runOne(wctx, &cfg, r, p, wl, opt)
+			bound.Stop()
 			cancel()
 			switch {
 			case errors.Is(err, peers.ErrUnsupported):
@@ -248,16 +254,21 @@ func runOne(ctx context.Context, cfg *Config, r *Report, p peers.Peer, wl string
 	if wl == WEchoFirst {
 		blob := NewEchoBlob()
 		ds := make([]time.Duration, 0, cfg.EchoFirstN)
+		var faults Faults
 		for range cfg.EchoFirstN {
-			d, err := FirstEcho(ctx, p, cfg.Workers, blob)
+			d, f, err := FirstEcho(ctx, p, cfg.Workers, blob)
 			if err != nil {
 				return "", err
 			}
 			ds = append(ds, d)
+			faults.Worker += f.Worker
+			faults.Host += f.Host
 		}
 		med := Percentile(ds, 0.5)
 		r.set(RowEchoFirst, p.Name, ms(med))
-		return fmt.Sprintf("median %.1f ms (min %.1f, max %.1f)", ms(med), ms(ds[0]), ms(ds[len(ds)-1])), nil
+		n := int64(cfg.EchoFirstN)
+		return fmt.Sprintf("median %.1f ms (min %.1f, max %.1f), page faults per echo: worker %d, host %d",
+			ms(med), ms(ds[0]), ms(ds[len(ds)-1]), faults.Worker/n, faults.Host/n), nil
 	}
 	if wl == WStartup {
 		ds := make([]time.Duration, 0, cfg.StartupLaunches)

@@ -38,6 +38,10 @@ func NewEchoBlob() []byte {
 	return b
 }
 
+// The functions below pass their ctx to every call. Give them a context
+// without a deadline (cancel it to stop them early): iw and gRPC send a
+// deadline with each call, and their workers then arm a timer per call.
+
 // Startup launches the peer, makes one ping and closes it; it returns the
 // time from spawn to the first reply (Close is not counted).
 func Startup(ctx context.Context, p peers.Peer, w *peers.Workers) (time.Duration, error) {
@@ -193,24 +197,58 @@ func Echo(ctx context.Context, c peers.Client, blob []byte, warm, n int, d time.
 	return count, time.Since(start), nil
 }
 
+// Faults counts the minor page faults (first touches of fresh memory) of
+// the worker and of this, the host, process during a measurement.
+type Faults struct {
+	Worker, Host int64
+}
+
 // FirstEcho launches the peer, makes one ping (so start-up is not
-// counted), and times the first echo of blob on the new connection.
-func FirstEcho(ctx context.Context, p peers.Peer, w *peers.Workers, blob []byte) (time.Duration, error) {
+// counted), and times the first echo of blob on the new connection. It
+// also returns the page faults the echo caused.
+func FirstEcho(ctx context.Context, p peers.Peer, w *peers.Workers, blob []byte) (time.Duration, Faults, error) {
 	c, err := p.Start(ctx, w, peers.Options{})
 	if err != nil {
-		return 0, err
+		return 0, Faults{}, err
 	}
 	defer c.Close()
 	if _, err := ping(ctx, c); err != nil {
-		return 0, err
+		return 0, Faults{}, err
 	}
+	w0, h0 := MinorFaults(c.PID()), MinorFaults(0)
 	start := time.Now()
 	b, err := c.Echo(ctx, blob)
 	d := time.Since(start)
+	f := Faults{Worker: MinorFaults(c.PID()) - w0, Host: MinorFaults(0) - h0}
 	if err == nil && !bytes.Equal(b, blob) {
 		err = errors.New("echo returned different bytes")
 	}
-	return d, err
+	return d, f, err
+}
+
+// MinorFaults returns the minor page faults of process pid so far (0: this
+// process), from /proc, or 0 if it cannot be read.
+func MinorFaults(pid int) int64 {
+	path := "/proc/self/stat"
+	if pid != 0 {
+		path = fmt.Sprintf("/proc/%d/stat", pid)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	s := string(data)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0
+	}
+	// After the command: state ppid pgrp session tty tpgid flags minflt.
+	f := strings.Fields(s[i+1:])
+	if len(f) < 8 {
+		return 0
+	}
+	n, _ := strconv.ParseInt(f[7], 10, 64)
+	return n
 }
 
 // IdleRSS makes a few pings, lets the worker idle for idle, and returns its
