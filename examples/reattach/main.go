@@ -1,0 +1,232 @@
+// Command reattach shows a worker that outlives its host: one host process
+// starts a detached, keep-alive worker, saves its ReattachConfig and exits;
+// a second host process attaches to it, receives the records the worker
+// logged while it was alone, and closes it.
+//
+//	go build -o bin/reattach-worker ./examples/reattach/worker
+//	go run ./examples/reattach -worker bin/reattach-worker
+//
+// Run without -launch or -attach, it plays both parts: it re-executes
+// itself with -launch FILE as the first host, waits for that process to
+// exit, then attaches as the second. Each part also runs on its own:
+//
+//	reattach -worker bin/reattach-worker -launch /tmp/rc.json
+//	reattach -attach /tmp/rc.json
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/isolated-workers/isolated-workers-go/examples/reattach/protocol"
+	"github.com/isolated-workers/isolated-workers-go/host"
+)
+
+func main() {
+	workerPath := flag.String("worker", "bin/reattach-worker", "path to the worker binary")
+	launch := flag.String("launch", "", "start a detached worker, write its reattach config to `FILE`, and exit")
+	attach := flag.String("attach", "", "attach to the worker described by `FILE`, call it, and close it")
+	flag.Parse()
+	var err error
+	switch {
+	case *launch != "":
+		err = launchPhase(*workerPath, *launch)
+	case *attach != "":
+		err = attachPhase(*attach)
+	default:
+		err = both(*workerPath)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "reattach:", err)
+		os.Exit(1)
+	}
+}
+
+// both runs the first host as a child process (this same binary with
+// -launch), so that it really exits, then attaches from this process.
+func both(workerPath string) error {
+	dir, err := os.MkdirTemp("", "reattach-example-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	file := filepath.Join(dir, "worker.json")
+
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	first := exec.Command(self, "-launch", file, "-worker", workerPath)
+	first.Stdout, first.Stderr = os.Stdout, os.Stderr
+	if err := first.Run(); err != nil {
+		return fmt.Errorf("first host: %w", err)
+	}
+	rc, err := host.ReadReattachConfig(file)
+	if err != nil {
+		return err
+	}
+	fi, err := os.Stat(file)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("4. first host (pid %d) has exited; worker pid %d alive: %v; %s is mode %v\n",
+		first.Process.Pid, rc.PID, alive(rc.PID), filepath.Base(file), fi.Mode().Perm())
+
+	// The worker goes on with its batch, logging, while no host is there.
+	time.Sleep(300 * time.Millisecond)
+	return attachPhase(file)
+}
+
+// launchPhase is the first host: it starts the worker detached, gives it
+// work that outlasts this process, saves the reattach config and exits
+// without closing the worker.
+func launchPhase(workerPath, file string) error {
+	ctx := context.Background()
+	w, err := host.Start(ctx, host.Config{
+		Cmd:       exec.Command(workerPath),
+		Handshake: protocol.Handshake,
+		// Detached: the worker gets its own session and stdio not tied to
+		// this process, so it survives our exit (and a Ctrl-C sent to our
+		// process group).
+		Detached: true,
+		// The worker filters its records at its host's level, and keeps
+		// this one after we exit: Info, so the batch's progress is kept
+		// for the next host.
+		LogLevel: hclog.Info,
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Printf("1. first host (pid %d) started detached worker pid %d\n", os.Getpid(), w.PID())
+	p, err := host.Call(ctx, w, protocol.StartBatch, protocol.BatchReq{Items: 5, EveryMillis: 40})
+	if err != nil {
+		w.Close()
+		return err
+	}
+	fmt.Printf("2. started a batch of %d items in the worker; done so far: %d\n", p.Of, p.Done)
+
+	// The config holds the auth token, a secret: WriteFile makes it 0600.
+	rc := w.ReattachConfig()
+	if err := rc.WriteFile(file); err != nil {
+		w.Close()
+		return err
+	}
+	rc.AuthToken = "<redacted>"
+	fmt.Printf("3. wrote %+v to %s; exiting without Close\n", rc, filepath.Base(file))
+	// No Close, no Disconnect: the host simply goes away, as a crashed or
+	// restarted host would. The keep-alive worker waits for the next one.
+	return nil
+}
+
+// attachPhase is the second host: a new process with nothing but the file.
+func attachPhase(file string) error {
+	ctx := context.Background()
+	rc, err := host.ReadReattachConfig(file)
+	if err != nil {
+		return err
+	}
+	// The worker's records reach this host's logger as a sub-logger named
+	// after the worker; collect them to print them below.
+	records := &lines{}
+	logger := hclog.New(&hclog.LoggerOptions{Name: "host2", Level: hclog.Info, Output: records})
+	w, err := host.Attach(ctx, rc, host.Config{Handshake: protocol.Handshake, Logger: logger, LogLevel: hclog.Info})
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+	p, err := host.Call(ctx, w, protocol.Status, struct{}{})
+	if err != nil {
+		return err
+	}
+	fmt.Printf("5. second host (pid %d) attached to worker pid %d: batch %d/%d done while no host was connected\n",
+		os.Getpid(), p.PID, p.Done, p.Of)
+
+	// Records arrive on their own stream, shortly after the attach.
+	recs := records.waitFor("batch done", 2*time.Second)
+	fmt.Printf("6. the worker's records logged while it was alone, delivered to this host:\n")
+	for _, r := range recs {
+		fmt.Println("   " + r)
+	}
+
+	fmt.Println("7. close:", w.Close())
+	// The worker is not our child, so Close cannot wait for its exit: it
+	// returns once the worker has closed the connection, as its last act.
+	t := time.Now()
+	for alive(rc.PID) && time.Since(t) < 2*time.Second {
+		time.Sleep(5 * time.Millisecond)
+	}
+	fmt.Printf("8. worker pid %d has exited: %v\n", rc.PID, !alive(rc.PID))
+	_, err = host.Attach(ctx, rc, host.Config{Handshake: protocol.Handshake})
+	fmt.Printf("9. attaching again with the same file: %v (errors.Is ErrStaleReattach: %v)\n",
+		err, errors.Is(err, host.ErrStaleReattach))
+	return nil
+}
+
+// alive reports whether pid is a running process. Signal 0 checks without
+// signalling. The worker is no child of ours (its first host is gone), so
+// after it exits it may linger as a zombie until init reaps it; on Linux
+// that does not count as alive.
+func alive(pid int) bool {
+	if syscall.Kill(pid, 0) != nil {
+		return false
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true // no /proc: trust the signal
+	}
+	// The state letter follows the command name, which is in parentheses.
+	i := bytes.LastIndexByte(b, ')')
+	return i < 0 || i+2 >= len(b) || b[i+2] != 'Z'
+}
+
+// lines is an io.Writer that keeps the lines a logger writes, minus their
+// timestamps.
+type lines struct {
+	mu  sync.Mutex
+	all []string
+}
+
+var _ io.Writer = (*lines)(nil)
+
+func (l *lines) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, s := range strings.Split(strings.TrimRight(string(p), "\n"), "\n") {
+		if _, rest, ok := strings.Cut(s, " "); ok { // drop hclog's timestamp
+			s = rest
+		}
+		l.all = append(l.all, s)
+	}
+	return len(p), nil
+}
+
+// waitFor returns the lines once one contains s, or after timeout.
+func (l *lines) waitFor(s string, timeout time.Duration) []string {
+	deadline := time.Now().Add(timeout)
+	for {
+		l.mu.Lock()
+		all := append([]string(nil), l.all...)
+		l.mu.Unlock()
+		for _, line := range all {
+			if strings.Contains(line, s) || time.Now().After(deadline) {
+				return all
+			}
+		}
+		if time.Now().After(deadline) {
+			return all
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
