@@ -53,14 +53,17 @@ type Report struct {
 	GoVersion  string    `json:"go_version"`
 	GOMAXPROCS int       `json:"gomaxprocs"`
 	NumCPU     int       `json:"num_cpu"`
-	// LoadAvg is the 1-minute load average before and after the run: on a
-	// shared 2-core machine, anything well above 1 at the start means the
-	// figures are disturbed by other work.
-	LoadAvg  [2]float64 `json:"load_avg_1m_before_after"`
-	Peers    []PeerInfo `json:"peers"`
-	Settings Settings   `json:"settings"`
-	Rows     []Row      `json:"rows"`
-	Note     string     `json:"note"`
+	// LoadAvg is the 1-minute load average before and after the run.
+	LoadAvg [2]float64 `json:"load_avg_1m_before_after"`
+	// Interference is the CPU other processes (and the hypervisor) took
+	// while the run went on: on a shared 2-core machine, more than a few
+	// percent disturbs the figures.
+	Interference *Interference `json:"interference,omitempty"`
+	start        cpuSnapshot
+	Peers        []PeerInfo `json:"peers"`
+	Settings     Settings   `json:"settings"`
+	Rows         []Row      `json:"rows"`
+	Note         string     `json:"note"`
 }
 
 // PeerInfo names a peer.
@@ -102,6 +105,7 @@ func newReport(cfg Config) *Report {
 	r := &Report{
 		Time: time.Now().UTC(), GoVersion: gv, GOMAXPROCS: procs, NumCPU: cpus,
 		LoadAvg: [2]float64{loadAvg(), 0},
+		start:   takeCPUSnapshot(),
 		Settings: Settings{
 			PayloadBytes: len(Payload), EchoBytes: EchoSize, StartupLaunches: cfg.StartupLaunches,
 			LatencyCalls: cfg.LatencyCalls, StructCalls: cfg.StructCalls, Goroutines: cfg.Goroutines,
@@ -170,6 +174,9 @@ func loadAvg() float64 {
 // finish computes the ratios.
 func (r *Report) finish() {
 	r.LoadAvg[1] = loadAvg()
+	if in, ok := interference(r.start, takeCPUSnapshot(), r.NumCPU); ok {
+		r.Interference = &in
+	}
 	for i := range r.Rows {
 		row := &r.Rows[i]
 		iw, ok := row.Values["iw"]
@@ -217,10 +224,13 @@ func (r *Report) Failures() []string {
 // WriteTable prints the report as one table: rows are workloads, columns
 // the peers, then iw's ratio to each other peer.
 func (r *Report) WriteTable(w io.Writer) error {
-	fmt.Fprintf(w, "side by side, one process, %s, GOMAXPROCS=%d, %d CPUs, %s, load average %.2f before, %.2f after\n",
-		r.GoVersion, r.GOMAXPROCS, r.NumCPU, r.Time.Format(time.RFC3339), r.LoadAvg[0], r.LoadAvg[1])
-	if r.LoadAvg[0] > 1.5 {
-		fmt.Fprintln(w, "WARNING: the machine was busy when the run started; figures are disturbed by other work")
+	fmt.Fprintf(w, "side by side, one process, %s, GOMAXPROCS=%d, %d CPUs, %s\n",
+		r.GoVersion, r.GOMAXPROCS, r.NumCPU, r.Time.Format(time.RFC3339))
+	if in := r.Interference; in != nil {
+		fmt.Fprintf(w, "other processes used %.0f%% of the machine's CPU during the run, hypervisor steal %.0f%%\n", 100*in.OtherCPU, 100*in.Steal)
+		if in.OtherCPU+in.Steal > 0.05 {
+			fmt.Fprintln(w, "WARNING: the machine was shared during the run; figures are disturbed by other work")
+		}
 	}
 	fmt.Fprintln(w, "ratio columns are iw ÷ peer; \"better\" says which way is better for that row (higher: ratio > 1 favours iw; lower: ratio < 1 does)")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
