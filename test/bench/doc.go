@@ -23,6 +23,12 @@
 // go test without -bench runs a quick smoke test: each peer starts, answers
 // and exits, and a tiny side-by-side run produces a full table.
 //
+// The table's header says how much CPU other processes and the hypervisor
+// took during the run: on a shared 2-core machine, figures from a run that
+// was not alone are disturbed. go-plugin's net/rpc workers exit before they
+// answer go-plugin's Quit call, so its yamux may log "Failed to write
+// header: ... broken pipe" on stderr; that is go-plugin's, and harmless.
+//
 // # Workloads
 //
 //   - start-up: spawn to first reply, median of 15 launches (each closed).
