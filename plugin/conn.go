@@ -155,9 +155,10 @@ func (s *server) hello(ymx *yamux.Session) (*hostConn, error) {
 		DisconnectBehavior: s.cfg.DisconnectBehavior.String(),
 	})
 	if err != nil {
-		s.release(c)
-		cancel()
-		return nil, fmt.Errorf("write hello: %w", err)
+		// c is claimed: serve must run to release it, and it will find the
+		// session closed and clean up as for any disconnect.
+		s.logger.Debug("could not answer the host's hello", "error", err)
+		c.close()
 	}
 	c.streams.Add(1)
 	go c.readControl(br)

@@ -186,7 +186,7 @@ func (s *server) run(ctx context.Context) error {
 		if s.cfg.DisconnectBehavior == Shutdown {
 			return nil
 		}
-		s.logger.Info("host disconnected; waiting for a new host", "host_connect_timeout", *s.cfg.HostConnectTimeout)
+		s.logger.Info("host disconnected; waiting for a new host", "host_connect_timeout", s.cfg.HostConnectTimeout.String())
 	}
 }
 
@@ -204,7 +204,7 @@ func (s *server) waitForHost(ctx context.Context) *hostConn {
 		s.logger.Info("stopping: context cancelled", "cause", context.Cause(ctx))
 		return nil
 	case <-expired:
-		s.logger.Warn("no host connected in time; shutting down", "host_connect_timeout", *s.cfg.HostConnectTimeout)
+		s.logger.Warn("no host connected in time; shutting down", "host_connect_timeout", s.cfg.HostConnectTimeout.String())
 		return nil
 	case c := <-s.connected:
 		return c
@@ -237,16 +237,38 @@ func (s *server) acceptLoop() {
 	}
 }
 
-// claim makes c the active host connection, unless another host is
-// connected.
+// claimWait bounds how long a new host waits for the previous connection's
+// clean-up. A host that exits (or disconnects) and a new one that connects at
+// once race the worker noticing the end of the old session; the new one
+// waits for that instead of being refused.
+const claimWait = 2 * time.Second
+
+// claim makes c the active host connection. If another connection is active
+// it waits up to claimWait for it to end; a host that is still connected
+// after that keeps the worker and c is refused.
 func (s *server) claim(c *hostConn) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.active != nil {
-		return fmt.Errorf("worker already serves a host (pid %d); disconnect it first", s.active.hostPID)
+	deadline := time.NewTimer(claimWait)
+	defer deadline.Stop()
+	for {
+		s.mu.Lock()
+		prev := s.active
+		if prev == nil {
+			s.active = c
+			s.mu.Unlock()
+			return nil
+		}
+		s.mu.Unlock()
+		select {
+		case <-prev.done:
+			if prev.shutdownRequested.Load() || s.cfg.DisconnectBehavior == Shutdown {
+				return errors.New("worker is shutting down: its previous host disconnected and its DisconnectBehavior is Shutdown")
+			}
+		case <-s.stopping:
+			return errors.New("worker is shutting down")
+		case <-deadline.C:
+			return fmt.Errorf("worker already serves a host (pid %d); disconnect it first", prev.hostPID)
+		}
 	}
-	s.active = c
-	return nil
 }
 
 func (s *server) release(c *hostConn) {
