@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"sync"
 	"time"
 
@@ -94,12 +95,17 @@ func (w *Worker) roundTrip(ctx context.Context, typ string, timeout time.Duratio
 		return "", nil, err
 	}
 	msg := shared.AnyMessage{Kind: shared.KindRequest, Type: typ, Headers: shared.HeadersFrom(ctx), Payload: req}
+	msg.TxID = w.cfg.TxIDGenerator(&msg)
 	if w.mw != nil {
+		// Middleware may edit the headers: give it a map of its own, never
+		// the caller's (which ctx may share with other calls).
+		hd := make(map[string]string, len(msg.Headers)+1)
+		maps.Copy(hd, msg.Headers)
+		msg.Headers = hd
 		if err := w.mw(ctx, shared.Outgoing, &msg); err != nil {
-			return "", nil, err
+			return msg.TxID, nil, err
 		}
 	}
-	msg.TxID = w.cfg.TxIDGenerator(&msg)
 
 	w.state.RLock()
 	c, err := w.activeConn()

@@ -112,31 +112,53 @@ func (c *hostConn) handle(ctx context.Context, cancel context.CancelFunc, hd *Ha
 	msg := shared.AnyMessage{Kind: shared.KindRequest, Type: h.Type, TxID: h.ID, Headers: h.Headers, Payload: req}
 	if c.s.mw != nil {
 		if err := c.s.mw(ctx, shared.Incoming, &msg); err != nil {
-			c.replyError(&h, &shared.RemoteError{Code: shared.CodeMiddleware, Message: err.Error()})
+			c.reply(ctx, &h, &shared.AnyMessage{Kind: shared.KindError, Type: h.Type, TxID: h.ID,
+				Payload: &shared.RemoteError{Code: shared.CodeMiddleware, Message: err.Error()}})
 			return
 		}
+		// The handler sees the headers as the middleware left them.
+		ctx = shared.WithHeaders(ctx, msg.Headers)
 	}
 	res, err := c.call(ctx, hd, msg.Payload)
-	if err != nil {
-		switch {
-		case ctx.Err() == nil || !errors.Is(err, ctx.Err()):
-			c.replyError(&h, remoteError(err))
-		case errors.Is(err, context.DeadlineExceeded):
-			c.replyError(&h, &shared.RemoteError{Code: shared.CodeDeadline, Class: "transient",
-				Message: fmt.Sprintf("call %q: context deadline exceeded in the worker", h.Type)})
-		default:
-			c.replyError(&h, &shared.RemoteError{Code: shared.CodeCanceled, Message: fmt.Sprintf("call %q cancelled by the host", h.Type)})
-		}
-		return
-	}
 	out := shared.AnyMessage{Kind: shared.KindResult, Type: h.Type, TxID: h.ID, Payload: res}
+	if err != nil {
+		out.Kind, out.Payload = shared.KindError, c.handlerError(ctx, h.Type, err)
+	}
+	c.reply(ctx, &h, &out)
+}
+
+// handlerError turns a handler's error into the error reply.
+func (c *hostConn) handlerError(ctx context.Context, typ string, err error) *shared.RemoteError {
+	switch {
+	case ctx.Err() == nil || !errors.Is(err, ctx.Err()):
+		return remoteError(err)
+	case errors.Is(err, context.DeadlineExceeded):
+		return &shared.RemoteError{Code: shared.CodeDeadline, Class: "transient",
+			Message: fmt.Sprintf("call %q: context deadline exceeded in the worker", typ)}
+	default:
+		return &shared.RemoteError{Code: shared.CodeCanceled, Message: fmt.Sprintf("call %q cancelled by the host", typ)}
+	}
+}
+
+// reply runs the outgoing middleware on a result or error reply and sends
+// it. A middleware error replaces the reply with an error naming it.
+func (c *hostConn) reply(ctx context.Context, h *wire.Header, out *shared.AnyMessage) {
 	if c.s.mw != nil {
-		if err := c.s.mw(ctx, shared.Outgoing, &out); err != nil {
-			c.replyError(&h, &shared.RemoteError{Code: shared.CodeMiddleware, Message: err.Error()})
+		if err := c.s.mw(ctx, shared.Outgoing, out); err != nil {
+			c.replyError(h, &shared.RemoteError{Code: shared.CodeMiddleware, Message: err.Error()})
 			return
 		}
+		if out.Kind == shared.KindError {
+			if _, ok := out.Payload.(*shared.RemoteError); !ok {
+				err, _ := out.Payload.(error)
+				if err == nil {
+					err = fmt.Errorf("outgoing middleware left a %T as the error reply", out.Payload)
+				}
+				out.Payload = remoteError(err)
+			}
+		}
 	}
-	c.send(&wire.Header{Version: c.s.version, Kind: shared.KindResult, Type: h.Type, ID: h.ID, Headers: out.Headers}, out.Payload)
+	c.send(&wire.Header{Version: c.s.version, Kind: out.Kind, Type: h.Type, ID: h.ID, Headers: out.Headers}, out.Payload)
 }
 
 // call runs the handler, turning a panic into an error.

@@ -85,6 +85,58 @@ func TestHostMiddlewareFailure(t *testing.T) {
 	}
 }
 
+func TestHostMiddlewareSeesTxIDAndEditsItsOwnHeaders(t *testing.T) {
+	var txIDs []string
+	cfg, _ := config(t)
+	cfg.Middleware = []shared.Middleware{func(ctx context.Context, dir shared.Direction, msg *shared.AnyMessage) error {
+		if dir == shared.Outgoing {
+			txIDs = append(txIDs, msg.TxID)
+			msg.Headers["x-host-mw"] = "set" // no nil map, even when the caller set no headers
+		}
+		return nil
+	}}
+	w := start(t, cfg)
+
+	got, err := host.Call(ctxT(t), w, testproto.Headers, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(map[string]string{"x-host-mw": "set"}, got); diff != "" {
+		t.Errorf("headers in handler without caller headers (-want +got):\n%s", diff)
+	}
+
+	callers := map[string]string{"tenant": "acme"}
+	got, err = host.Call(shared.WithHeaders(ctxT(t), callers), w, testproto.Headers, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(map[string]string{"tenant": "acme", "x-host-mw": "set"}, got); diff != "" {
+		t.Errorf("headers in handler (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(map[string]string{"tenant": "acme"}, callers); diff != "" {
+		t.Errorf("middleware changed the caller's header map (-want +got):\n%s", diff)
+	}
+	if len(txIDs) != 2 || txIDs[0] == "" || txIDs[1] == "" || txIDs[0] == txIDs[1] {
+		t.Errorf("outgoing middleware saw transaction ids %q, want two distinct ids", txIDs)
+	}
+}
+
+func TestWorkerMiddlewareHeadersAndErrorReplies(t *testing.T) {
+	w, _ := startArgs(t, "-mw", "headers")
+	got, err := host.Call(ctxT(t), w, testproto.Headers, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got["x-worker-mw"] != "seen" {
+		t.Errorf("handler headers = %v, want the header the incoming middleware added", got)
+	}
+	_, err = host.Call(ctxT(t), w, testproto.Fail, testproto.FailReq{Message: "no stock", Class: "business"})
+	var re *shared.RemoteError
+	if !errors.As(err, &re) || re.Message != "no stock [w-out]" || re.Class != "business" {
+		t.Errorf("Fail = %v, want the error reply as the outgoing middleware left it", err)
+	}
+}
+
 func TestMiddlewareReplacingPayloadWithOtherType(t *testing.T) {
 	cfg, _ := config(t)
 	cfg.Middleware = []shared.Middleware{func(ctx context.Context, dir shared.Direction, msg *shared.AnyMessage) error {

@@ -17,6 +17,8 @@ import (
 //     in order, so the reply shows the order they ran in.
 //   - fail-incoming: the first middleware refuses every request.
 //   - fail-outgoing: the second middleware refuses every reply.
+//   - headers: adds the header "x-worker-mw" to requests (the handler sees
+//     it) and appends " [w-out]" to the message of every error reply.
 func workerMiddleware(mode string) []shared.Middleware {
 	tag := func(s string) shared.Middleware {
 		return func(ctx context.Context, dir shared.Direction, msg *shared.AnyMessage) error {
@@ -41,6 +43,19 @@ func workerMiddleware(mode string) []shared.Middleware {
 		return []shared.Middleware{fail(shared.Incoming), tag("[never]")}
 	case "fail-outgoing":
 		return []shared.Middleware{tag("[w0]"), fail(shared.Outgoing)}
+	case "headers":
+		return []shared.Middleware{func(ctx context.Context, dir shared.Direction, msg *shared.AnyMessage) error {
+			if dir == shared.Incoming {
+				if msg.Headers == nil {
+					msg.Headers = map[string]string{}
+				}
+				msg.Headers["x-worker-mw"] = "seen"
+			}
+			if re, ok := msg.Payload.(*shared.RemoteError); ok && dir == shared.Outgoing {
+				re.Message += " [w-out]"
+			}
+			return nil
+		}}
 	}
 	return nil
 }
