@@ -2,10 +2,11 @@ package host
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
+	"maps"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -56,9 +57,11 @@ func (c *conn) readLogs(br *bufio.Reader) {
 // logRecord logs one record from the worker. A line that is not an hclog
 // JSON record is logged as it is.
 func (w *Worker) logRecord(line []byte) {
-	line = []byte(strings.TrimRight(string(line), "\r\n"))
+	line = bytes.TrimRight(line, "\r\n")
 	var rec map[string]any
-	if err := json.Unmarshal(line, &rec); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(line))
+	dec.UseNumber() // integers stay exact: a 64-bit id is not rounded to a float
+	if err := dec.Decode(&rec); err != nil || dec.More() {
 		w.wlog.Info(string(line))
 		return
 	}
@@ -82,7 +85,7 @@ func (w *Worker) logRecord(line []byte) {
 	}
 	delete(rec, "@timestamp")
 	args := make([]any, 0, 2*len(rec))
-	for _, k := range slices.Sorted(mapKeys(rec)) {
+	for _, k := range slices.Sorted(maps.Keys(rec)) {
 		args = append(args, k, rec[k])
 	}
 	logger.Log(level, msg, args...)
@@ -91,14 +94,4 @@ func (w *Worker) logRecord(line []byte) {
 func str(v any) string {
 	s, _ := v.(string)
 	return s
-}
-
-func mapKeys(m map[string]any) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }

@@ -237,13 +237,12 @@ func (w *Worker) Reconnect(ctx context.Context) error {
 		w.proc.waitExit(w.cfg.GracePeriod)
 	}
 	if !w.IsActive() {
-		return fmt.Errorf("reconnect worker %q: %w (pid %d; its DisconnectBehavior is %s, so it exits when its host disconnects)",
-			w.cfg.Name, ErrWorkerTerminated, w.pid, behavior)
+		return fmt.Errorf("reconnect worker %q: %w (pid %d; %s)", w.cfg.Name, ErrWorkerTerminated, w.pid, whyExited(behavior))
 	}
 	c, err := w.connect(ctx)
 	if err != nil {
 		if !w.IsActive() {
-			return fmt.Errorf("reconnect worker %q: %w (pid %d)", w.cfg.Name, ErrWorkerTerminated, w.pid)
+			return fmt.Errorf("reconnect worker %q: %w (pid %d; %s)", w.cfg.Name, ErrWorkerTerminated, w.pid, whyExited(behavior))
 		}
 		return fmt.Errorf("reconnect worker %q: %w", w.cfg.Name, err)
 	}
@@ -256,6 +255,14 @@ func (w *Worker) Reconnect(ctx context.Context) error {
 	w.conn, w.hello = c, c.hello
 	w.state.Unlock()
 	return nil
+}
+
+// whyExited explains why a worker with this DisconnectBehavior is gone.
+func whyExited(behavior string) string {
+	if behavior == "keep-alive" {
+		return "its DisconnectBehavior is keep-alive, so it exited on its own: after HostConnectTimeout with no host, or it crashed"
+	}
+	return "its DisconnectBehavior is " + behavior + ", so it exits when its host disconnects"
 }
 
 // activeConn returns the connection a new call should use.
