@@ -19,7 +19,6 @@ import (
 	"github.com/isolated-workers/isolated-workers-go/handshake"
 	"github.com/isolated-workers/isolated-workers-go/internal/frame"
 	"github.com/isolated-workers/isolated-workers-go/internal/wire"
-	"github.com/isolated-workers/isolated-workers-go/shared"
 )
 
 // helloTimeout bounds how long an accepted connection may take to say hello.
@@ -44,8 +43,8 @@ type hostConn struct {
 
 	mu        sync.Mutex
 	running   map[string]context.CancelFunc
-	handlers  sync.WaitGroup // handler goroutines, busy or idle
-	idle      chan task      // hands a request to an idle handler goroutine
+	handlers  sync.WaitGroup      // handler goroutines, busy or idle
+	turn      chan *frame.Reader // hands a stream's reader to an idle handler goroutine
 	idleCount atomic.Int32
 	streams   sync.WaitGroup
 
@@ -129,11 +128,12 @@ func (s *server) hello(ymx *yamux.Session) (*hostConn, error) {
 	if hh.ProtocolVersion != s.version {
 		return refuse(fmt.Errorf("protocol version mismatch: host asks for %d, worker serves %d", hh.ProtocolVersion, s.version))
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	// Handlers find the logger in their context; it is set once here.
+	ctx, cancel := context.WithCancel(hclog.WithContext(context.Background(), s.logger))
 	c := &hostConn{
 		s: s, ymx: ymx, control: st, hostPID: hh.PID,
 		ctx: ctx, cancel: cancel,
-		idle:       make(chan task),
+		turn:       make(chan *frame.Reader),
 		callsReady: make(chan struct{}),
 		bulkReady:  make(chan struct{}),
 		running:    make(map[string]context.CancelFunc),
@@ -262,31 +262,4 @@ func (c *hostConn) goodbye(reason string) {
 func (c *hostConn) close() {
 	c.cancel()
 	c.ymx.Close()
-}
-
-// readCalls reads requests and cancels from the calls or bulk stream.
-func (c *hostConn) readCalls(r *frame.Reader) {
-	for {
-		h, body, err := c.s.codec.Read(r)
-		if err != nil {
-			if !errors.Is(err, io.EOF) && !errors.Is(err, yamux.ErrStreamClosed) && c.ctx.Err() == nil {
-				c.s.logger.Error("bad message from host; closing the connection", "error", err)
-				c.close()
-			}
-			return
-		}
-		switch h.Kind {
-		case shared.KindRequest:
-			c.dispatch(&h, body)
-		case shared.KindCancel:
-			c.mu.Lock()
-			cancel := c.running[h.ID]
-			c.mu.Unlock()
-			if cancel != nil {
-				cancel()
-			}
-		default:
-			c.s.logger.Warn("unexpected message from host", "kind", h.Kind, "type", h.Type)
-		}
-	}
 }

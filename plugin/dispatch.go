@@ -4,33 +4,36 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/yamux"
+	"github.com/isolated-workers/isolated-workers-go/internal/frame"
 	"github.com/isolated-workers/isolated-workers-go/internal/wire"
 	"github.com/isolated-workers/isolated-workers-go/shared"
 )
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
-// dispatch starts the handler for one request. It runs on the reader
-// goroutine: body is valid only until it returns, so the request is decoded
-// here and the handler gets the value.
-func (c *hostConn) dispatch(h *wire.Header, body []byte) {
+// prepare decodes one request and registers it as running. It runs on the
+// reading goroutine: body is valid only until the next read, so the request
+// is decoded here. A request that cannot run gets its error reply here and
+// ok is false.
+func (c *hostConn) prepare(h *wire.Header, body []byte) (t task, ok bool) {
 	hd := c.s.handlers[h.Type]
 	if hd == nil {
 		c.replyError(h, &shared.RemoteError{Code: shared.CodeUnknownMessage,
 			Message: fmt.Sprintf("worker has no handler for message %q (protocol version %d serves: %s)",
 				h.Type, c.s.version, strings.Join(c.s.names, ", "))})
-		return
+		return task{}, false
 	}
 	req, err := hd.decode(c.s.codec, h, body)
 	if err != nil {
 		c.replyError(h, &shared.RemoteError{Code: shared.CodeBadRequest, Message: err.Error()})
-		return
+		return task{}, false
 	}
 	ctx, cancel := context.WithCancel(c.ctx)
 	c.mu.Lock()
@@ -40,14 +43,14 @@ func (c *hostConn) dispatch(h *wire.Header, body []byte) {
 		c.s.logger.Error("host reused a transaction id in flight", "txid", h.ID, "type", h.Type)
 		c.replyError(h, &shared.RemoteError{Code: shared.CodeDuplicateTxID,
 			Message: fmt.Sprintf("transaction id %q is already in flight", h.ID)})
-		return
+		return task{}, false
 	}
 	c.running[h.ID] = cancel
 	c.mu.Unlock()
-	c.spawn(task{ctx: ctx, cancel: cancel, hd: hd, h: *h, req: req})
+	return task{ctx: ctx, cancel: cancel, hd: hd, h: *h, req: req}, true
 }
 
-// task is one request for a handler goroutine.
+// task is one request for a handler.
 type task struct {
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -59,34 +62,73 @@ type task struct {
 // maxIdleHandlers bounds the handler goroutines kept waiting for work.
 const maxIdleHandlers = 64
 
-// spawn runs t on an idle handler goroutine, or on a new one. Reusing
-// goroutines keeps their grown stacks: a fresh goroutine per request spent
-// 13% of the worker's CPU growing its stack.
-func (c *hostConn) spawn(t task) {
+// readCalls reads requests and cancels from the calls or bulk stream, as a
+// leader/follower pool: one goroutine reads at a time; when it reads a
+// request it hands the reader to an idle goroutine (or a new one) and runs
+// the handler itself. The request goes from the socket to its handler
+// without waking another goroutine, and the hand-off of the reader happens
+// while the handler runs. Goroutines are reused, keeping their grown stacks
+// (a fresh goroutine per request spent 13% of the worker's CPU growing its
+// stack).
+func (c *hostConn) readCalls(r *frame.Reader) {
+	for r != nil {
+		h, body, err := c.s.codec.Read(r)
+		if err != nil {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, yamux.ErrStreamClosed) && c.ctx.Err() == nil {
+				c.s.logger.Error("bad message from host; closing the connection", "error", err)
+				c.close()
+			}
+			return
+		}
+		switch h.Kind {
+		case shared.KindRequest:
+			t, ok := c.prepare(&h, body)
+			if !ok {
+				continue
+			}
+			c.promote(r)
+			c.handle(t.ctx, t.cancel, t.hd, t.h, t.req)
+			r = c.follow()
+		case shared.KindCancel:
+			c.mu.Lock()
+			cancel := c.running[h.ID]
+			c.mu.Unlock()
+			if cancel != nil {
+				cancel()
+			}
+		default:
+			c.s.logger.Warn("unexpected message from host", "kind", h.Kind, "type", h.Type)
+		}
+	}
+}
+
+// promote hands r to an idle goroutine, or to a new one.
+func (c *hostConn) promote(r *frame.Reader) {
 	select {
-	case c.idle <- t:
+	case c.turn <- r:
 		return
 	default:
 	}
 	c.handlers.Add(1)
-	go c.handlerLoop(t)
+	go func() {
+		defer c.handlers.Done()
+		c.readCalls(r)
+	}()
 }
 
-func (c *hostConn) handlerLoop(t task) {
-	defer c.handlers.Done()
-	for {
-		c.handle(t.ctx, t.cancel, t.hd, t.h, t.req)
-		if c.idleCount.Add(1) > maxIdleHandlers {
-			c.idleCount.Add(-1)
-			return
-		}
-		select {
-		case t = <-c.idle:
-			c.idleCount.Add(-1)
-		case <-c.ctx.Done():
-			c.idleCount.Add(-1)
-			return
-		}
+// follow waits until this goroutine is handed a reader. It returns nil when
+// the connection ends or enough goroutines are idle already.
+func (c *hostConn) follow() *frame.Reader {
+	if c.idleCount.Add(1) > maxIdleHandlers {
+		c.idleCount.Add(-1)
+		return nil
+	}
+	defer c.idleCount.Add(-1)
+	select {
+	case r := <-c.turn:
+		return r
+	case <-c.ctx.Done():
+		return nil
 	}
 }
 
@@ -107,7 +149,6 @@ func (c *hostConn) handle(ctx context.Context, cancel context.CancelFunc, hd *Ha
 	if len(h.Headers) > 0 {
 		ctx = shared.WithHeaders(ctx, h.Headers)
 	}
-	ctx = hclog.WithContext(ctx, c.s.logger)
 
 	msg := shared.AnyMessage{Kind: shared.KindRequest, Type: h.Type, TxID: h.ID, Headers: h.Headers, Payload: req}
 	if c.s.mw != nil {
