@@ -43,7 +43,7 @@ type hostConn struct {
 
 	mu        sync.Mutex
 	running   map[string]context.CancelFunc
-	handlers  sync.WaitGroup      // handler goroutines, busy or idle
+	handlers  sync.WaitGroup     // handler goroutines, busy or idle
 	turn      chan *frame.Reader // hands a stream's reader to an idle handler goroutine
 	idleCount atomic.Int32
 	streams   sync.WaitGroup
