@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 )
 
 // ReattachConfig is what a new host process needs to take over a running
@@ -87,7 +86,7 @@ func Attach(ctx context.Context, rc ReattachConfig, cfg Config) (*Worker, error)
 	if rc.SocketPath == "" || rc.PID <= 0 || rc.AuthToken == "" || rc.ProtocolVersion <= 0 {
 		return nil, fmt.Errorf("attach worker %q: reattach config is incomplete (socket path, pid, protocol version and auth token are required)", cfg.Name)
 	}
-	if err := syscall.Kill(rc.PID, 0); errors.Is(err, syscall.ESRCH) {
+	if !pidAlive(rc.PID) {
 		return nil, fmt.Errorf("attach worker %q: %w: no process with pid %d", cfg.Name, ErrStaleReattach, rc.PID)
 	}
 	if _, err := os.Stat(rc.SocketPath); err != nil {

@@ -96,10 +96,15 @@ func (w *Worker) IsActive() bool {
 	if closing {
 		return false
 	}
+	return w.isAlive()
+}
+
+// isAlive is IsActive without the closing check: whether the process runs.
+func (w *Worker) isAlive() bool {
 	if w.proc != nil {
 		return w.proc.exit() == nil
 	}
-	return syscall.Kill(w.pid, 0) == nil
+	return pidAlive(w.pid)
 }
 
 // Exited returns a channel closed when a worker this host started has
@@ -117,8 +122,10 @@ func (w *Worker) setConn(c *conn) {
 	w.state.Unlock()
 }
 
-// Close fails pending calls with ErrWorkerClosed, asks the worker to stop,
-// waits up to GracePeriod for it to exit, then kills its process group. It
+// Close fails pending calls with ErrWorkerClosed, asks the worker to stop
+// (on the connection, or with SIGTERM when the host is disconnected from
+// it), waits up to GracePeriod for it to exit, then kills its process group
+// (an attached worker: the process). It
 // returns after every goroutine the Worker started has ended. It is
 // idempotent; later calls return the first result.
 func (w *Worker) Close() error {
@@ -135,6 +142,10 @@ func (w *Worker) close() error {
 	if c != nil {
 		c.fail(ErrWorkerClosed)
 		c.sendControl(handshake.OpShutdown, "host closed the worker")
+	} else if w.pid != os.Getpid() && w.isAlive() {
+		// Disconnected: there is no connection to ask on, so ask with
+		// SIGTERM, which a worker's Serve handles as a clean stop.
+		syscall.Kill(w.pid, syscall.SIGTERM)
 	}
 	switch {
 	case w.proc != nil:
@@ -155,6 +166,12 @@ func (w *Worker) close() error {
 				w.logger.Warn("attached worker did not exit in time; killing it", "worker", w.cfg.Name, "pid", w.pid)
 				syscall.Kill(w.pid, syscall.SIGKILL)
 			}
+		}
+	case w.pid != os.Getpid():
+		// Attached and disconnected: wait for the SIGTERM to take effect.
+		if !waitGone(w.pid, w.cfg.GracePeriod) {
+			w.logger.Warn("attached worker did not exit in time; killing it", "worker", w.cfg.Name, "pid", w.pid)
+			syscall.Kill(w.pid, syscall.SIGKILL)
 		}
 	}
 	if c != nil {

@@ -373,3 +373,53 @@ func TestReconnectErrors(t *testing.T) {
 		})
 	}
 }
+
+// A disconnected keep-alive worker has no connection to be asked on: Close
+// stops it with SIGTERM (a clean stop), not by waiting out GracePeriod and
+// killing it.
+func TestCloseStopsDisconnectedWorker(t *testing.T) {
+	const killed = "did not exit in time"
+	t.Run("started", func(t *testing.T) {
+		cfg, sink := config(t, "-keepalive")
+		cfg.GracePeriod = time.Minute // a kill would only come after a minute
+		w := start(t, cfg)
+		if err := w.Disconnect(); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if w.IsActive() || alive(w.PID()) {
+			t.Errorf("worker %d still runs after Close", w.PID())
+		}
+		if r := sink.find(killed); r != nil {
+			t.Errorf("Close killed the worker: %v", r)
+		}
+	})
+	t.Run("attached", func(t *testing.T) {
+		first, _ := startArgs(t, "-keepalive")
+		if err := first.Disconnect(); err != nil {
+			t.Fatal(err)
+		}
+		cfg, sink := config(t)
+		cfg.GracePeriod = time.Minute
+		w, err := host.Attach(ctxT(t), first.ReattachConfig(), cfg)
+		if err != nil {
+			t.Fatalf("Attach: %v", err)
+		}
+		if err := w.Disconnect(); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-first.Exited():
+		case <-time.After(10 * time.Second):
+			t.Fatal("attached worker still runs 10s after Close")
+		}
+		if r := sink.find(killed); r != nil {
+			t.Errorf("Close killed the attached worker: %v", r)
+		}
+	})
+}
