@@ -13,18 +13,61 @@ FUZZ_TARGETS := \
 	./shared:FuzzMsgPackEscape \
 	./shared/faults:FuzzParseClass
 
-.PHONY: demo demo-serve test test-unit test-bench-smoke fuzz fuzz-short bench lint workers clean
+# Examples that each show one configuration feature (a host in examples/NAME,
+# its worker in examples/NAME/worker); each has a target example-NAME.
+EXAMPLES := middleware serializers reattach reconnect logging
 
+.PHONY: demo demo-serve examples $(addprefix example-,$(EXAMPLES)) \
+	test test-unit test-bench-smoke fuzz fuzz-short bench lint workers clean
+
+## workers: build every example's worker binary into $(BIN).
 workers:
 	@mkdir -p $(BIN)
 	$(GO) build -o $(BIN)/basic-ping-worker ./examples/basic-ping/worker
 	$(GO) build -o $(BIN)/jobs-worker ./examples/jobs/worker
+	$(GO) build -o $(BIN)/middleware-worker ./examples/middleware/worker
+	$(GO) build -o $(BIN)/serializers-worker ./examples/serializers/worker
+	$(GO) build -o $(BIN)/reattach-worker ./examples/reattach/worker
+	$(GO) build -o $(BIN)/reconnect-worker ./examples/reconnect/worker
+	$(GO) build -o $(BIN)/logging-worker ./examples/logging/worker
 
-## demo: build the example workers, run the basic-ping host, then the jobs host
-## (pipelines, retries, dead letters, live status page); exits when done.
+# The configuration examples, in order, each under a heading; shared by
+# `examples` and `demo`. Together they take about 5 s.
+define run_examples
+	@echo "== middleware: host and worker chains, their order, trace headers, a failing middleware on each side =="
+	$(GO) run ./examples/middleware -worker $(BIN)/middleware-worker
+	@echo
+	@echo "== serializers: MessagePack, a custom serializer, terminator, name-collision and mismatch errors =="
+	$(GO) run ./examples/serializers -worker $(BIN)/serializers-worker
+	@echo
+	@echo "== reattach: a detached worker outlives its host; a second host attaches and gets its logs =="
+	$(GO) run ./examples/reattach -worker $(BIN)/reattach-worker
+	@echo
+	@echo "== reconnect: Disconnect and Reconnect, the dial retry policy, HostConnectTimeout, Shutdown vs KeepAlive =="
+	$(GO) run ./examples/reconnect -worker $(BIN)/reconnect-worker
+	@echo
+	@echo "== logging: worker records in a log/slog logger, LogLevel, call timeouts per message =="
+	$(GO) run ./examples/logging -worker $(BIN)/logging-worker
+endef
+
+## examples: build the workers and run the five configuration examples; exits when done.
+examples: workers
+	$(run_examples)
+
+## example-NAME: build one example's worker and run its host (NAME in EXAMPLES).
+$(addprefix example-,$(EXAMPLES)): example-%:
+	@mkdir -p $(BIN)
+	$(GO) build -o $(BIN)/$*-worker ./examples/$*/worker
+	$(GO) run ./examples/$* -worker $(BIN)/$*-worker
+
+## demo: build the example workers, run the basic-ping host, the configuration
+## examples (middleware, serializers, reattach, reconnect, logging), then the
+## jobs host (pipelines, retries, dead letters, live status page); exits when done.
 demo: workers
 	@echo "== basic-ping: launch, typed calls, raw bytes, errors, cancel, panic, crash =="
 	$(GO) run ./examples/basic-ping -worker $(BIN)/basic-ping-worker
+	@echo
+	$(run_examples)
 	@echo
 	@echo "== jobs: action pipelines in workers, live status over WebSocket =="
 	$(GO) run ./examples/jobs -worker $(BIN)/jobs-worker
