@@ -36,10 +36,58 @@ func ErrorLine(msg string) string {
 }
 
 // StartupError is an error the worker reported on the ready pipe. Its text
-// is the worker's own.
-type StartupError struct{ Message string }
+// is the worker's own. When the text is one of this package's mismatch
+// errors, errors.As finds it as a *SerializerMismatchError or a
+// *VersionMismatchError too.
+type StartupError struct {
+	Message string
+	cause   error
+}
 
 func (e *StartupError) Error() string { return e.Message }
+
+// Unwrap returns the typed mismatch error the message states, or nil.
+func (e *StartupError) Unwrap() error { return e.cause }
+
+// parseMismatch recognizes the text of a SerializerMismatchError or a
+// VersionMismatchError (its whole message, or its end after a prefix).
+func parseMismatch(msg string) error {
+	if i := strings.LastIndex(msg, "serializer mismatch: host uses "); i >= 0 {
+		var sm SerializerMismatchError
+		rest := msg[i+len("serializer mismatch: host uses "):]
+		host, worker, ok := strings.Cut(rest, ", worker uses ")
+		if ok && host != "" && worker != "" && !strings.ContainsAny(host+worker, " ,") {
+			sm.Host, sm.Worker = host, worker
+			return &sm
+		}
+	}
+	if i := strings.LastIndex(msg, "no common protocol version: host speaks ["); i >= 0 {
+		rest := msg[i+len("no common protocol version: host speaks "):]
+		h, w, ok := strings.Cut(rest, ", worker speaks ")
+		hv, err1 := parseIntList(h)
+		wv, err2 := parseIntList(w)
+		if ok && err1 == nil && err2 == nil {
+			return &VersionMismatchError{Host: hv, Worker: wv}
+		}
+	}
+	return nil
+}
+
+// parseIntList parses "[1 2 3]", as fmt prints a []int.
+func parseIntList(s string) ([]int, error) {
+	if !strings.HasPrefix(s, "[") || !strings.HasSuffix(s, "]") {
+		return nil, fmt.Errorf("not a list: %q", s)
+	}
+	var out []int
+	for _, f := range strings.Fields(s[1 : len(s)-1]) {
+		n, err := strconv.Atoi(f)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
 
 // ParseReady parses the ready line. A worker's error line returns a
 // *StartupError carrying its text verbatim.
@@ -47,7 +95,8 @@ func ParseReady(line string) (version, pid int, err error) {
 	line = strings.TrimSuffix(line, "\n")
 	switch {
 	case strings.HasPrefix(line, errorPrefix):
-		return 0, 0, &StartupError{Message: strings.TrimPrefix(line, errorPrefix)}
+		msg := strings.TrimPrefix(line, errorPrefix)
+		return 0, 0, &StartupError{Message: msg, cause: parseMismatch(msg)}
 	case strings.HasPrefix(line, readyPrefix):
 		f := strings.Fields(strings.TrimPrefix(line, readyPrefix))
 		if len(f) != 2 {

@@ -2,6 +2,7 @@ package handshake_test
 
 import (
 	"errors"
+	"slices"
 	"testing"
 
 	"github.com/isolated-workers/isolated-workers-go/handshake"
@@ -96,6 +97,39 @@ func TestParseReadyRoundTrip(t *testing.T) {
 		var se *handshake.StartupError
 		if !errors.As(err, &se) {
 			t.Errorf("ParseReady(ErrorLine(%q)) = %v, want a *StartupError", msg, err)
+		}
+	}
+}
+
+func TestStartupErrorUnwrapsMismatches(t *testing.T) {
+	sm := &handshake.SerializerMismatchError{Host: "msgpack", Worker: "json"}
+	vm := &handshake.VersionMismatchError{Host: []int{1, 2}, Worker: []int{3}}
+	tests := []struct {
+		msg        string
+		serializer *handshake.SerializerMismatchError
+		version    *handshake.VersionMismatchError
+	}{
+		{msg: sm.Error(), serializer: sm},
+		{msg: "start worker: " + sm.Error(), serializer: sm},
+		{msg: vm.Error(), version: vm},
+		{msg: "no common protocol version: host speaks [], worker speaks [3]", version: &handshake.VersionMismatchError{Worker: []int{3}}},
+		{msg: "listen on /x: permission denied"},
+		{msg: "serializer mismatch: host uses a b, worker uses c"},
+		{msg: "no common protocol version: host speaks [x], worker speaks [3]"},
+	}
+	for _, tt := range tests {
+		_, _, err := handshake.ParseReady(handshake.ErrorLine(tt.msg))
+		if err.Error() != tt.msg {
+			t.Errorf("ParseReady error text = %q, want the worker's %q", err, tt.msg)
+		}
+		var gotS *handshake.SerializerMismatchError
+		if errors.As(err, &gotS) != (tt.serializer != nil) || (gotS != nil && *gotS != *tt.serializer) {
+			t.Errorf("%q: errors.As SerializerMismatchError = %v, want %v", tt.msg, gotS, tt.serializer)
+		}
+		var gotV *handshake.VersionMismatchError
+		if errors.As(err, &gotV) != (tt.version != nil) || (gotV != nil && !slices.Equal(gotV.Host, tt.version.Host)) ||
+			(gotV != nil && !slices.Equal(gotV.Worker, tt.version.Worker)) {
+			t.Errorf("%q: errors.As VersionMismatchError = %v, want %v", tt.msg, gotV, tt.version)
 		}
 	}
 }

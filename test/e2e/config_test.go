@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/hashicorp/go-hclog"
+	"github.com/isolated-workers/isolated-workers-go/handshake"
 	"github.com/isolated-workers/isolated-workers-go/host"
 	"github.com/isolated-workers/isolated-workers-go/shared"
 	"github.com/isolated-workers/isolated-workers-go/test/testproto"
@@ -217,6 +218,10 @@ func TestDefaultWorkerSerializerAgainstMsgPackHost(t *testing.T) {
 	_, err := host.Start(ctxT(t), cfg)
 	if err == nil || !strings.HasSuffix(err.Error(), "serializer mismatch: host uses msgpack, worker uses json") {
 		t.Errorf("Start = %v, want the worker's mismatch text verbatim", err)
+	}
+	var sm *handshake.SerializerMismatchError
+	if !errors.As(err, &sm) || sm.Host != "msgpack" || sm.Worker != "json" {
+		t.Errorf("Start = %v, want errors.As to find a *handshake.SerializerMismatchError{msgpack, json}", err)
 	}
 }
 

@@ -66,11 +66,13 @@ func TestStartErrors(t *testing.T) {
 		modify func(*host.Config)
 		want   []string
 		is     error
+		as     any // errors.As target, when the error has a type to match
 	}{
 		{
 			name:   "serializer mismatch",
 			modify: func(c *host.Config) { c.Serializer = shared.MsgPack{} },
 			want:   []string{"serializer mismatch: host uses msgpack, worker uses json"},
+			as:     new(*handshake.SerializerMismatchError),
 		},
 		{
 			name: "serializer name collision",
@@ -82,6 +84,7 @@ func TestStartErrors(t *testing.T) {
 			args:   []string{"-versions", "3,4"},
 			modify: func(c *host.Config) { c.Handshake.ProtocolVersions = []int{1, 2} },
 			want:   []string{"no common protocol version: host speaks [1 2], worker speaks [3 4]"},
+			as:     new(*handshake.VersionMismatchError),
 		},
 		{
 			name: "worker exits during start-up",
@@ -129,6 +132,9 @@ func TestStartErrors(t *testing.T) {
 			}
 			if tt.is != nil && !errors.Is(err, tt.is) {
 				t.Errorf("Start error = %v, want errors.Is %v", err, tt.is)
+			}
+			if tt.as != nil && !errors.As(err, tt.as) {
+				t.Errorf("Start error = %v, want errors.As to find a %T", err, tt.as)
 			}
 		})
 	}
