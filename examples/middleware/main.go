@@ -15,7 +15,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"maps"
 	"os"
 	"os/exec"
 	"sync"
@@ -201,16 +200,11 @@ func stamp(name string, mw shared.Middleware) shared.Middleware {
 	}
 }
 
-// setHeader sets one header on a copy of the message's headers: the map a
-// host middleware receives is the one the caller's context carries
-// (shared.HeadersFrom), which other calls may be reading.
+// setHeader sets one header in place: the map a host middleware receives
+// is its own copy for this call, never nil and never the caller's
+// (shared.HeadersFrom), so no other call sees the change.
 func setHeader(msg *shared.AnyMessage, key, value string) {
-	h := maps.Clone(msg.Headers)
-	if h == nil {
-		h = make(map[string]string, 1)
-	}
-	h[key] = value
-	msg.Headers = h
+	msg.Headers[key] = value
 }
 
 func newTraceParent() string {

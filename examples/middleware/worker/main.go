@@ -98,8 +98,8 @@ func stamp(name string, mw shared.Middleware) shared.Middleware {
 }
 
 // appendHeader adds value to a comma-separated header. It copies the map
-// first: the map a middleware receives may be shared (with the caller's
-// context on the host, with the handler's context on the worker).
+// first: on the worker, msg.Headers is nil when the host sent no headers,
+// and it is the request's own map rather than one made for the middleware.
 func appendHeader(msg *shared.AnyMessage, key, value string) {
 	h := maps.Clone(msg.Headers)
 	if h == nil {
