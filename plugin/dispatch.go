@@ -145,9 +145,11 @@ func (c *hostConn) handle(ctx context.Context, cancel context.CancelFunc, hd *Ha
 		ctx, cancelDeadline = context.WithDeadline(ctx, time.Unix(0, h.Deadline))
 		defer cancelDeadline()
 	}
-	ctx = context.WithValue(ctx, callKey{}, &callInfo{conn: c, txID: h.ID, msgType: h.Type, headers: h.Headers})
+	ci := &callInfo{conn: c, txID: h.ID, msgType: h.Type, headers: h.Headers}
+	ctx = context.WithValue(ctx, callKey{}, ci)
+	base := ctx // without headers
 	if len(h.Headers) > 0 {
-		ctx = shared.WithHeaders(ctx, h.Headers)
+		ctx = shared.WithHeaders(base, h.Headers)
 	}
 
 	msg := shared.AnyMessage{Kind: shared.KindRequest, Type: h.Type, TxID: h.ID, Headers: h.Headers, Payload: req}
@@ -157,8 +159,13 @@ func (c *hostConn) handle(ctx context.Context, cancel context.CancelFunc, hd *Ha
 				Payload: &shared.RemoteError{Code: shared.CodeMiddleware, Message: err.Error()}})
 			return
 		}
-		// The handler sees the headers as the middleware left them.
-		ctx = shared.WithHeaders(ctx, msg.Headers)
+		// The handler and its status events see the headers as the
+		// middleware left them, deletions included.
+		ci.headers = msg.Headers
+		ctx = base
+		if len(msg.Headers) > 0 {
+			ctx = shared.WithHeaders(base, msg.Headers)
+		}
 	}
 	res, err := c.call(ctx, hd, msg.Payload)
 	out := shared.AnyMessage{Kind: shared.KindResult, Type: h.Type, TxID: h.ID, Payload: res}

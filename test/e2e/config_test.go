@@ -124,12 +124,13 @@ func TestHostMiddlewareSeesTxIDAndEditsItsOwnHeaders(t *testing.T) {
 
 func TestWorkerMiddlewareHeadersAndErrorReplies(t *testing.T) {
 	w, _ := startArgs(t, "-mw", "headers")
-	got, err := host.Call(ctxT(t), w, testproto.Headers, "")
+	ctx := shared.WithHeaders(ctxT(t), map[string]string{"tenant": "acme", "drop-me": "1"})
+	got, err := host.Call(ctx, w, testproto.Headers, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got["x-worker-mw"] != "seen" {
-		t.Errorf("handler headers = %v, want the header the incoming middleware added", got)
+	if diff := cmp.Diff(map[string]string{"tenant": "acme", "x-worker-mw": "seen"}, got); diff != "" {
+		t.Errorf("handler headers, as the incoming middleware left them (-want +got):\n%s", diff)
 	}
 	_, err = host.Call(ctxT(t), w, testproto.Fail, testproto.FailReq{Message: "no stock", Class: "business"})
 	var re *shared.RemoteError

@@ -17,8 +17,9 @@ import (
 //     in order, so the reply shows the order they ran in.
 //   - fail-incoming: the first middleware refuses every request.
 //   - fail-outgoing: the second middleware refuses every reply.
-//   - headers: adds the header "x-worker-mw" to requests (the handler sees
-//     it) and appends " [w-out]" to the message of every error reply.
+//   - headers: adds the header "x-worker-mw" to requests and deletes
+//     "drop-me" (the handler sees both changes), and appends " [w-out]" to
+//     the message of every error reply.
 func workerMiddleware(mode string) []shared.Middleware {
 	tag := func(s string) shared.Middleware {
 		return func(ctx context.Context, dir shared.Direction, msg *shared.AnyMessage) error {
@@ -50,6 +51,7 @@ func workerMiddleware(mode string) []shared.Middleware {
 					msg.Headers = map[string]string{}
 				}
 				msg.Headers["x-worker-mw"] = "seen"
+				delete(msg.Headers, "drop-me")
 			}
 			if re, ok := msg.Payload.(*shared.RemoteError); ok && dir == shared.Outgoing {
 				re.Message += " [w-out]"
