@@ -31,8 +31,9 @@ type hostConn struct {
 	control net.Conn
 	hostPID int
 
-	ctx    context.Context // cancelled when the connection ends; handlers derive from it
-	cancel context.CancelFunc
+	ctx       context.Context // cancelled when the connection ends
+	cancel    context.CancelFunc
+	reqParent context.Context // ctx's values without its cancellation: requests' contexts derive from it
 
 	// calls and bulk are set once, when the host opens those streams; the
 	// ready channels close then.
@@ -132,7 +133,7 @@ func (s *server) hello(ymx *yamux.Session) (*hostConn, error) {
 	ctx, cancel := context.WithCancel(hclog.WithContext(context.Background(), s.logger))
 	c := &hostConn{
 		s: s, ymx: ymx, control: st, hostPID: hh.PID,
-		ctx: ctx, cancel: cancel,
+		ctx: ctx, cancel: cancel, reqParent: context.WithoutCancel(ctx),
 		turn:       make(chan *frame.Reader),
 		callsReady: make(chan struct{}),
 		bulkReady:  make(chan struct{}),

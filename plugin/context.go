@@ -15,6 +15,20 @@ type callInfo struct {
 	headers map[string]string
 }
 
+// callCtx is a handler's context: the call's information travels in the
+// same allocation as the context that carries it.
+type callCtx struct {
+	context.Context
+	callInfo
+}
+
+func (c *callCtx) Value(key any) any {
+	if key == (callKey{}) {
+		return &c.callInfo
+	}
+	return c.Context.Value(key)
+}
+
 func callFrom(ctx context.Context) *callInfo {
 	ci, _ := ctx.Value(callKey{}).(*callInfo)
 	return ci

@@ -35,8 +35,14 @@ func (c *hostConn) prepare(h *wire.Header, body []byte) (t task, ok bool) {
 		c.replyError(h, &shared.RemoteError{Code: shared.CodeBadRequest, Message: err.Error()})
 		return task{}, false
 	}
-	ctx, cancel := context.WithCancel(c.ctx)
+	// The request's context does not hang off the connection's: registering
+	// a child with a shared parent serializes concurrent requests on one
+	// mutex. serve cancels everything in running when the connection ends.
+	ctx, cancel := context.WithCancel(c.reqParent)
 	c.mu.Lock()
+	if c.ctx.Err() != nil {
+		cancel() // the connection ended and serve has swept running already
+	}
 	if _, dup := c.running[h.ID]; dup {
 		c.mu.Unlock()
 		cancel()
@@ -145,8 +151,9 @@ func (c *hostConn) handle(ctx context.Context, cancel context.CancelFunc, hd *Ha
 		ctx, cancelDeadline = context.WithDeadline(ctx, time.Unix(0, h.Deadline))
 		defer cancelDeadline()
 	}
-	ci := &callInfo{conn: c, txID: h.ID, msgType: h.Type, headers: h.Headers}
-	ctx = context.WithValue(ctx, callKey{}, ci)
+	cc := &callCtx{Context: ctx, callInfo: callInfo{conn: c, txID: h.ID, msgType: h.Type, headers: h.Headers}}
+	ci := &cc.callInfo
+	ctx = cc
 	base := ctx // without headers
 	if len(h.Headers) > 0 {
 		ctx = shared.WithHeaders(base, h.Headers)
