@@ -1,6 +1,7 @@
 package host
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"os/exec"
@@ -113,21 +114,13 @@ func (c *Config) setDefaults() {
 	if c.Name == "" {
 		c.Name = "worker"
 	}
-	c.StartupTimeout = or(c.StartupTimeout, DefaultStartupTimeout)
-	c.GracePeriod = or(c.GracePeriod, DefaultGracePeriod)
-	c.Connection.Attempts = or(c.Connection.Attempts, DefaultConnectAttempts)
-	c.Connection.Delay = or(c.Connection.Delay, DefaultConnectDelay)
-	c.Connection.MaxDelay = or(c.Connection.MaxDelay, DefaultConnectMaxDelay)
-	c.MaxFrameSize = or(c.MaxFrameSize, DefaultMaxFrameSize)
-	c.MaxRawSize = or(c.MaxRawSize, DefaultMaxRawSize)
-}
-
-func or[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
-	}
-	return v
+	c.StartupTimeout = cmp.Or(c.StartupTimeout, DefaultStartupTimeout)
+	c.GracePeriod = cmp.Or(c.GracePeriod, DefaultGracePeriod)
+	c.Connection.Attempts = cmp.Or(c.Connection.Attempts, DefaultConnectAttempts)
+	c.Connection.Delay = cmp.Or(c.Connection.Delay, DefaultConnectDelay)
+	c.Connection.MaxDelay = cmp.Or(c.Connection.MaxDelay, DefaultConnectMaxDelay)
+	c.MaxFrameSize = cmp.Or(c.MaxFrameSize, DefaultMaxFrameSize)
+	c.MaxRawSize = cmp.Or(c.MaxRawSize, DefaultMaxRawSize)
 }
 
 // Validate reports the first problem with the config. Start and Attach

@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"maps"
@@ -99,16 +100,9 @@ func (c *Config) setDefaults() {
 	if c.HostConnectTimeout == nil {
 		c.HostConnectTimeout = shared.Duration(DefaultHostConnectTimeout)
 	}
-	c.MaxFrameSize = cmpOr(c.MaxFrameSize, DefaultMaxFrameSize)
-	c.MaxRawSize = cmpOr(c.MaxRawSize, DefaultMaxRawSize)
-	c.LogBuffer = cmpOr(c.LogBuffer, DefaultLogBuffer)
-}
-
-func cmpOr(v, def int) int {
-	if v == 0 {
-		return def
-	}
-	return v
+	c.MaxFrameSize = cmp.Or(c.MaxFrameSize, DefaultMaxFrameSize)
+	c.MaxRawSize = cmp.Or(c.MaxRawSize, DefaultMaxRawSize)
+	c.LogBuffer = cmp.Or(c.LogBuffer, DefaultLogBuffer)
 }
 
 // Validate reports the first problem with the config.

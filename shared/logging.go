@@ -113,6 +113,12 @@ func (m *metaLogger) StandardLogger(opts *hclog.StandardLoggerOptions) *log.Logg
 }
 
 func (m *metaLogger) StandardWriter(opts *hclog.StandardLoggerOptions) io.Writer {
+	return standardWriter(m, opts)
+}
+
+// standardWriter is an io.Writer logging each write as one record of l, at
+// opts.ForceLevel or else Info, as hclog's own StandardWriter does.
+func standardWriter(l hclog.Logger, opts *hclog.StandardLoggerOptions) io.Writer {
 	level := hclog.Info
 	if opts != nil && opts.ForceLevel != hclog.NoLevel {
 		level = opts.ForceLevel
@@ -122,7 +128,7 @@ func (m *metaLogger) StandardWriter(opts *hclog.StandardLoggerOptions) io.Writer
 		if n := len(msg); n > 0 && msg[n-1] == '\n' {
 			msg = msg[:n-1]
 		}
-		m.Log(level, msg)
+		l.Log(level, msg)
 		return len(p), nil
 	})
 }

@@ -93,16 +93,5 @@ func (s *slogLogger) StandardLogger(opts *hclog.StandardLoggerOptions) *log.Logg
 }
 
 func (s *slogLogger) StandardWriter(opts *hclog.StandardLoggerOptions) io.Writer {
-	level := hclog.Info
-	if opts != nil && opts.ForceLevel != hclog.NoLevel {
-		level = opts.ForceLevel
-	}
-	return writerFunc(func(p []byte) (int, error) {
-		msg := string(p)
-		if n := len(msg); n > 0 && msg[n-1] == '\n' {
-			msg = msg[:n-1]
-		}
-		s.Log(level, msg)
-		return len(p), nil
-	})
+	return standardWriter(s, opts)
 }
