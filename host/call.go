@@ -159,7 +159,11 @@ func (w *Worker) roundTrip(ctx context.Context, typ string, timeout time.Duratio
 			return msg.TxID, r.headers, r.err
 		}
 		callPool.Put(cl)
-		c.send(&wire.Header{Version: w.version, Kind: shared.KindCancel, Type: typ, ID: msg.TxID}, nil)
+		ch := wire.Header{Version: w.version, Kind: shared.KindCancel, Type: typ, ID: msg.TxID}
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			ch.Deadline = h.Deadline // the call's deadline passed: the worker's own timer says so
+		}
+		c.send(&ch, nil)
 		return msg.TxID, nil, context.Cause(ctx)
 	}
 }

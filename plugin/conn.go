@@ -43,7 +43,7 @@ type hostConn struct {
 	bulkReady  chan struct{}
 
 	mu        sync.Mutex
-	running   map[string]context.CancelFunc
+	running   map[string]runningCall
 	handlers  sync.WaitGroup     // handler goroutines, busy or idle
 	turn      chan *frame.Reader // hands a stream's reader to an idle handler goroutine
 	idleCount atomic.Int32
@@ -137,7 +137,7 @@ func (s *server) hello(ymx *yamux.Session) (*hostConn, error) {
 		turn:       make(chan *frame.Reader),
 		callsReady: make(chan struct{}),
 		bulkReady:  make(chan struct{}),
-		running:    make(map[string]context.CancelFunc),
+		running:    make(map[string]runningCall),
 		done:       make(chan struct{}),
 	}
 	if err := s.claim(c); err != nil {
@@ -184,8 +184,8 @@ func (c *hostConn) serve() {
 	c.s.logs.detach()
 	c.s.events.detach()
 	c.mu.Lock()
-	for _, cancel := range c.running {
-		cancel()
+	for _, rc := range c.running {
+		rc.cancel()
 	}
 	c.mu.Unlock()
 	c.handlers.Wait()

@@ -51,9 +51,30 @@ func (c *hostConn) prepare(h *wire.Header, body []byte) (t task, ok bool) {
 			Message: fmt.Sprintf("transaction id %q is already in flight", h.ID)})
 		return task{}, false
 	}
-	c.running[h.ID] = cancel
+	c.running[h.ID] = runningCall{cancel: cancel, deadline: h.Deadline}
 	c.mu.Unlock()
 	return task{ctx: ctx, cancel: cancel, hd: hd, h: *h, req: req}, true
+}
+
+// runningCall is a request whose handler runs.
+type runningCall struct {
+	cancel   context.CancelFunc
+	deadline int64 // the request's deadline (Unix ns), 0 for none
+}
+
+// deadlineSlack is how far ahead of a call's own deadline a host's
+// "deadline passed" cancel may arrive and still be left to the handler's
+// deadline timer.
+const deadlineSlack = 50 * time.Millisecond
+
+// expiresBy reports whether a cancel saying that deadline dl passed should
+// be left to the call's own deadline timer: the host cancels when its
+// deadline passes, and the handler's context, which has the same deadline,
+// then expires by itself with context.DeadlineExceeded instead of turning
+// into context.Canceled. Only a clock that jumped makes the host's cancel
+// come well before the worker's timer; then it cancels.
+func (rc runningCall) expiresBy(dl int64) bool {
+	return dl != 0 && rc.deadline == dl && time.Until(time.Unix(0, dl)) < deadlineSlack
 }
 
 // task is one request for a handler.
@@ -97,10 +118,10 @@ func (c *hostConn) readCalls(r *frame.Reader) {
 			r = c.follow()
 		case shared.KindCancel:
 			c.mu.Lock()
-			cancel := c.running[h.ID]
+			rc, ok := c.running[h.ID]
 			c.mu.Unlock()
-			if cancel != nil {
-				cancel()
+			if ok && !rc.expiresBy(h.Deadline) {
+				rc.cancel()
 			}
 		default:
 			c.s.logger.Warn("unexpected message from host", "kind", h.Kind, "type", h.Type)

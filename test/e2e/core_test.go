@@ -323,6 +323,36 @@ func TestCancelReachesHandler(t *testing.T) {
 	}
 }
 
+// When a call's deadline passes, the handler's context ends with
+// context.DeadlineExceeded, every time: the host's cancel does not race the
+// worker's own deadline timer into context.Canceled.
+func TestHandlerSeesDeadlineExceeded(t *testing.T) {
+	ended := make(chan string, 20)
+	cfg, _ := config(t)
+	cfg.OnEvent = func(ev host.Event) {
+		if s, ok, _ := host.DecodeEvent(ev, testproto.SleepEnded); ok {
+			ended <- s
+		}
+	}
+	w := start(t, cfg)
+	for i := range 20 {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+		_, err := host.Call(ctx, w, testproto.Sleep, 30_000)
+		cancel()
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("call %d = %v, want context.DeadlineExceeded", i, err)
+		}
+		select {
+		case got := <-ended:
+			if got != context.DeadlineExceeded.Error() {
+				t.Errorf("call %d: the handler's ctx.Err() = %q, want %q", i, got, context.DeadlineExceeded)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("call %d: the handler's context did not end", i)
+		}
+	}
+}
+
 func TestHeadersTravelToHandler(t *testing.T) {
 	w, _ := startArgs(t)
 	tp := "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"

@@ -66,3 +66,7 @@ var Tick = shared.NewEvent[int]("tick")
 
 // Cancelled is emitted when a Sleep handler sees its context cancelled.
 var Cancelled = shared.NewEvent[string]("cancelled")
+
+// SleepEnded is emitted with ctx.Err()'s text when a Sleep handler's
+// context ends.
+var SleepEnded = shared.NewEvent[string]("sleep-ended")

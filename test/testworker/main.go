@@ -98,6 +98,7 @@ func handlers() plugin.HandlerSet {
 				return "slept", nil
 			case <-ctx.Done():
 				plugin.Emit(ctx, testproto.Cancelled, plugin.TxID(ctx))
+				plugin.Emit(ctx, testproto.SleepEnded, ctx.Err().Error())
 				plugin.Logger(ctx).Info("sleep cancelled", "txid", plugin.TxID(ctx))
 				return "", ctx.Err()
 			}
