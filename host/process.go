@@ -106,8 +106,8 @@ func fileTail(path string, n int64) string {
 // pidAlive reports whether a process that is not our child is running. A
 // zombie (exited, not yet reaped by its parent) counts as gone.
 func pidAlive(pid int) bool {
-	if syscall.Kill(pid, 0) != nil {
-		return false
+	if errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) {
+		return false // EPERM: it exists, as another user's process
 	}
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {

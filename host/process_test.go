@@ -2,9 +2,11 @@ package host
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestFileTail(t *testing.T) {
@@ -39,5 +41,27 @@ func TestFileTail(t *testing.T) {
 func TestBaseName(t *testing.T) {
 	if got := baseName("/usr/local/bin/resize"); got != "resize" {
 		t.Errorf("baseName(/usr/local/bin/resize) = %q, want resize", got)
+	}
+}
+
+func TestPidAlive(t *testing.T) {
+	if !pidAlive(os.Getpid()) {
+		t.Error("pidAlive(own pid) = false")
+	}
+	if !pidAlive(1) {
+		t.Error("pidAlive(1) = false; init is always there (EPERM would still mean alive)")
+	}
+	cmd := exec.Command("true")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pid := cmd.Process.Pid
+	// Until Wait reaps it, the exited child is a zombie: gone for pidAlive.
+	if !waitGone(pid, 5*time.Second) {
+		t.Errorf("exited, unreaped child %d still counts as alive", pid)
+	}
+	cmd.Wait()
+	if pidAlive(pid) {
+		t.Errorf("reaped child %d counts as alive", pid)
 	}
 }
