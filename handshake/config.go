@@ -49,8 +49,17 @@ type VersionMismatchError struct {
 	Host, Worker []int
 }
 
+// The texts of the mismatch errors, which ParseReady recognizes again on
+// the host.
+const (
+	versionMismatchText    = "no common protocol version: host speaks "
+	versionMismatchWorker  = ", worker speaks "
+	serializerMismatchText = "serializer mismatch: host uses "
+	serializerMismatchWkr  = ", worker uses "
+)
+
 func (e *VersionMismatchError) Error() string {
-	return fmt.Sprintf("no common protocol version: host speaks %v, worker speaks %v", e.Host, e.Worker)
+	return fmt.Sprint(versionMismatchText, e.Host, versionMismatchWorker, e.Worker)
 }
 
 // Negotiate returns the highest version in both lists.
@@ -74,7 +83,7 @@ type SerializerMismatchError struct {
 }
 
 func (e *SerializerMismatchError) Error() string {
-	return fmt.Sprintf("serializer mismatch: host uses %s, worker uses %s", e.Host, e.Worker)
+	return serializerMismatchText + e.Host + serializerMismatchWkr + e.Worker
 }
 
 // SerializerCollisionError says host and worker use two different

@@ -32,6 +32,13 @@ type WorkerHello struct {
 	DisconnectBehavior string   `json:"disconnectBehavior,omitempty"`
 }
 
+// Values of WorkerHello.DisconnectBehavior: what the worker does when its
+// host disconnects.
+const (
+	BehaviorShutdown  = "shutdown"   // exit
+	BehaviorKeepAlive = "keep-alive" // wait for a new host
+)
+
 // MaxHelloSize bounds a hello line.
 const MaxHelloSize = 64 << 10
 

@@ -52,18 +52,14 @@ func (e *StartupError) Unwrap() error { return e.cause }
 // parseMismatch recognizes the text of a SerializerMismatchError or a
 // VersionMismatchError (its whole message, or its end after a prefix).
 func parseMismatch(msg string) error {
-	if i := strings.LastIndex(msg, "serializer mismatch: host uses "); i >= 0 {
-		var sm SerializerMismatchError
-		rest := msg[i+len("serializer mismatch: host uses "):]
-		host, worker, ok := strings.Cut(rest, ", worker uses ")
+	if i := strings.LastIndex(msg, serializerMismatchText); i >= 0 {
+		host, worker, ok := strings.Cut(msg[i+len(serializerMismatchText):], serializerMismatchWkr)
 		if ok && host != "" && worker != "" && !strings.ContainsAny(host+worker, " ,") {
-			sm.Host, sm.Worker = host, worker
-			return &sm
+			return &SerializerMismatchError{Host: host, Worker: worker}
 		}
 	}
-	if i := strings.LastIndex(msg, "no common protocol version: host speaks ["); i >= 0 {
-		rest := msg[i+len("no common protocol version: host speaks "):]
-		h, w, ok := strings.Cut(rest, ", worker speaks ")
+	if i := strings.LastIndex(msg, versionMismatchText); i >= 0 {
+		h, w, ok := strings.Cut(msg[i+len(versionMismatchText):], versionMismatchWorker)
 		hv, err1 := parseIntList(h)
 		wv, err2 := parseIntList(w)
 		if ok && err1 == nil && err2 == nil {

@@ -250,7 +250,7 @@ func (w *Worker) Reconnect(ctx context.Context) error {
 	if old != nil {
 		old.close(ErrConnectionLost)
 	}
-	if behavior == "shutdown" && w.proc != nil {
+	if behavior == handshake.BehaviorShutdown && w.proc != nil {
 		w.proc.waitExit(w.cfg.GracePeriod)
 	}
 	if !w.IsActive() {
@@ -276,7 +276,7 @@ func (w *Worker) Reconnect(ctx context.Context) error {
 
 // whyExited explains why a worker with this DisconnectBehavior is gone.
 func whyExited(behavior string) string {
-	if behavior == "keep-alive" {
+	if behavior == handshake.BehaviorKeepAlive {
 		return "its DisconnectBehavior is keep-alive, so it exited on its own: after HostConnectTimeout with no host, or it crashed"
 	}
 	return "its DisconnectBehavior is " + behavior + ", so it exits when its host disconnects"

@@ -28,9 +28,9 @@ const (
 
 func (b DisconnectBehavior) String() string {
 	if b == KeepAlive {
-		return "keep-alive"
+		return handshake.BehaviorKeepAlive
 	}
-	return "shutdown"
+	return handshake.BehaviorShutdown
 }
 
 // Defaults.
