@@ -261,10 +261,10 @@ func (s *server) claim(c *hostConn) error {
 		select {
 		case <-prev.done:
 			if prev.shutdownRequested.Load() || s.cfg.DisconnectBehavior == Shutdown {
-				return errors.New("worker is shutting down: its previous host disconnected and its DisconnectBehavior is Shutdown")
+				return errors.New("worker is shutting down: its previous host disconnected and its DisconnectBehavior is Shutdown; start a new worker (or give this one plugin.KeepAlive)")
 			}
 		case <-s.stopping:
-			return errors.New("worker is shutting down")
+			return errors.New("worker is shutting down; start a new worker")
 		case <-deadline.C:
 			return fmt.Errorf("worker already serves a host (pid %d); disconnect it first", prev.hostPID)
 		}

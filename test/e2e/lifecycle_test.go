@@ -423,3 +423,30 @@ func TestCloseStopsDisconnectedWorker(t *testing.T) {
 		}
 	})
 }
+
+// A host that connects while a Shutdown-mode worker's host is still
+// attached waits for it; when that host disconnects the worker exits, and
+// the waiting host is told so instead of being accepted by a worker on its
+// way out.
+func TestHostWaitingOnShutdownWorkerIsRefused(t *testing.T) {
+	first, _ := startArgs(t)
+	cfg, _ := config(t)
+	errc := make(chan error, 1)
+	go func() {
+		w, err := host.Attach(ctxT(t), first.ReattachConfig(), cfg)
+		if err == nil {
+			w.Close()
+		}
+		errc <- err
+	}()
+	time.Sleep(300 * time.Millisecond) // the second host is now waiting in the worker (it waits up to 2 s)
+	if err := first.Disconnect(); err != nil {
+		t.Fatal(err)
+	}
+	err := <-errc
+	var refused *host.RefusedError
+	if !errors.As(err, &refused) || !strings.Contains(err.Error(), "worker is shutting down") ||
+		!strings.Contains(err.Error(), "start a new worker") {
+		t.Fatalf("Attach while the worker shuts down = %v, want a RefusedError saying it is shutting down", err)
+	}
+}
