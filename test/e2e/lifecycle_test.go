@@ -273,6 +273,10 @@ func TestKeepAliveWorkerExitsAfterHostConnectTimeout(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("keep-alive worker did not exit after HostConnectTimeout")
 	}
+	err := w.Reconnect(ctxT(t))
+	if !errors.Is(err, host.ErrWorkerTerminated) || !strings.Contains(err.Error(), "keep-alive, so it exited on its own: after HostConnectTimeout") {
+		t.Errorf("Reconnect to the exited keep-alive worker = %v, want ErrWorkerTerminated explaining HostConnectTimeout", err)
+	}
 }
 
 func TestConnectionLostFailsInFlightCallsAtOnce(t *testing.T) {
