@@ -294,13 +294,8 @@ func withTimeout(d time.Duration) func() (context.Context, context.CancelFunc) {
 }
 
 func TestCancelReachesHandler(t *testing.T) {
-	cancelled := make(chan string, 1)
 	cfg, _ := config(t)
-	cfg.OnEvent = func(ev host.Event) {
-		if id, ok, _ := host.DecodeEvent(ev, testproto.Cancelled); ok {
-			cancelled <- id
-		}
-	}
+	cancelled := eventsTo(&cfg, testproto.Cancelled, 1)
 	w := start(t, cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	var txID string
@@ -327,13 +322,8 @@ func TestCancelReachesHandler(t *testing.T) {
 // context.DeadlineExceeded, every time: the host's cancel does not race the
 // worker's own deadline timer into context.Canceled.
 func TestHandlerSeesDeadlineExceeded(t *testing.T) {
-	ended := make(chan string, 20)
 	cfg, _ := config(t)
-	cfg.OnEvent = func(ev host.Event) {
-		if s, ok, _ := host.DecodeEvent(ev, testproto.SleepEnded); ok {
-			ended <- s
-		}
-	}
+	ended := eventsTo(&cfg, testproto.SleepEnded, 20)
 	w := start(t, cfg)
 	for i := range 20 {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)

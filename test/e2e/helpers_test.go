@@ -8,6 +8,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/isolated-workers/isolated-workers-go/host"
+	"github.com/isolated-workers/isolated-workers-go/shared"
 	"github.com/isolated-workers/isolated-workers-go/test/testproto"
 )
 
@@ -63,4 +64,16 @@ func ctxT(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	t.Cleanup(cancel)
 	return ctx
+}
+
+// eventsTo makes cfg's OnEvent send every event of definition def to the
+// returned channel, which holds up to n of them.
+func eventsTo[T any](cfg *host.Config, def shared.Event[T], n int) <-chan T {
+	ch := make(chan T, n)
+	cfg.OnEvent = func(ev host.Event) {
+		if v, ok, _ := host.DecodeEvent(ev, def); ok {
+			ch <- v
+		}
+	}
+	return ch
 }
