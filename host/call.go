@@ -140,11 +140,12 @@ func (w *Worker) roundTrip(ctx context.Context, typ string, timeout time.Duratio
 		h.Deadline = d.UnixNano()
 	}
 	if err := c.send(&h, msg.Payload); err != nil {
-		if c.forget(msg.TxID) {
+		if c.forget(msg.TxID) { // nothing was sent: the message could not be encoded
 			callPool.Put(cl)
 			return msg.TxID, nil, err
 		}
-		// The reader or a failure got to the call first; take its reply.
+		// The connection failed and failed this call too (or its reply came
+		// first); take that reply.
 	}
 
 	select {
@@ -196,10 +197,13 @@ func (c *conn) send(h *wire.Header, payload any) error {
 		err = c.calls.Write(out, raw)
 	}
 	if err != nil {
-		if ferr := c.err(); ferr != nil {
-			return ferr
-		}
-		return fmt.Errorf("%w: %v", ErrConnectionLost, err)
+		// A write that fails is a broken connection, as a read that fails
+		// is: lost fails every pending call, this one included, with the
+		// worker's exit status when it has exited. The request may have
+		// reached a worker that crashed on it; its caller must get the exit,
+		// not a bare "connection lost".
+		c.lost(err)
+		return c.err()
 	}
 	return nil
 }
