@@ -163,6 +163,7 @@ func (w *Worker) roundTrip(ctx context.Context, typ string, timeout time.Duratio
 			return msg.TxID, r.headers, r.err
 		}
 		callPool.Put(cl)
+		c.abandon(msg.TxID)
 		ch := wire.Header{Version: w.version, Kind: shared.KindCancel, Type: typ, ID: msg.TxID}
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			ch.Deadline = h.Deadline // the call's deadline passed: the worker's own timer says so
@@ -182,6 +183,27 @@ func (c *conn) forget(id string) bool {
 	}
 	delete(c.pending, id)
 	return true
+}
+
+// maxAbandoned is how many ids of calls that gave up a connection
+// remembers, so that their late replies are logged at Debug, not as
+// unknown.
+const maxAbandoned = 4096
+
+// abandon remembers that the call id gave up waiting: a reply may still
+// come.
+func (c *conn) abandon(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.abandoned == nil {
+		return
+	}
+	if len(c.abandonedIDs) >= maxAbandoned {
+		delete(c.abandoned, c.abandonedIDs[0])
+		c.abandonedIDs = c.abandonedIDs[1:]
+	}
+	c.abandoned[id] = struct{}{}
+	c.abandonedIDs = append(c.abandonedIDs, id)
 }
 
 // send encodes and queues one message: on the calls stream, or on the bulk

@@ -36,6 +36,10 @@ type conn struct {
 	mu      sync.Mutex
 	pending map[string]*call
 	failErr error // set once: every pending and later call fails with it
+	// abandoned holds the ids of calls that gave up (deadline, cancel), the
+	// last maxAbandoned of them, so that their late replies are expected.
+	abandoned    map[string]struct{}
+	abandonedIDs []string
 
 	wg sync.WaitGroup // reader goroutines
 }
@@ -127,7 +131,7 @@ func (w *Worker) helloConn(ctx context.Context, ymx *yamux.Session) (*conn, erro
 	if w.pid == 0 {
 		w.pid = wh.PID
 	}
-	c := &conn{w: w, ymx: ymx, control: control, hello: wh, pending: make(map[string]*call)}
+	c := &conn{w: w, ymx: ymx, control: control, hello: wh, pending: make(map[string]*call), abandoned: make(map[string]struct{})}
 	calls, err := openStream(ymx, wire.StreamCalls)
 	if err != nil {
 		return nil, fmt.Errorf("open calls stream: %w", err)
@@ -266,17 +270,27 @@ func (c *conn) readReplies(r *frame.Reader) {
 			return
 		}
 		if h.Kind != shared.KindResult && h.Kind != shared.KindError {
-			c.w.logger.Warn("unexpected message from worker", "worker", c.w.cfg.Name, "kind", h.Kind, "type", h.Type)
+			if ok, n := c.w.unexpected.Allow(); ok {
+				c.w.logger.Warn("unexpected message from worker on the calls stream; ignored", "worker", c.w.cfg.Name, "kind", h.Kind, "type", h.Type, "suppressed", n)
+			}
 			continue
 		}
 		c.mu.Lock()
 		cl := c.pending[h.ID]
 		delete(c.pending, h.ID)
+		_, late := c.abandoned[h.ID]
+		delete(c.abandoned, h.ID)
 		c.mu.Unlock()
-		if cl == nil {
-			c.w.logger.Debug("reply for a call no longer waiting", "worker", c.w.cfg.Name, "txid", h.ID, "type", h.Type)
-		} else {
+		switch {
+		case cl != nil:
 			cl.done <- cl.decode(&h, body)
+		case late:
+			c.w.logger.Debug("reply for a call no longer waiting", "worker", c.w.cfg.Name, "txid", h.ID, "type", h.Type)
+		default:
+			if ok, n := c.w.unknownReplies.Allow(); ok {
+				c.w.logger.Warn("reply from worker for a transaction id the host never sent or already answered; ignored",
+					"worker", c.w.cfg.Name, "txid", h.ID, "type", h.Type, "suppressed", n)
+			}
 		}
 	}
 }

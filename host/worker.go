@@ -11,6 +11,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/isolated-workers/isolated-workers-go/handshake"
+	"github.com/isolated-workers/isolated-workers-go/internal/ratelog"
 	"github.com/isolated-workers/isolated-workers-go/internal/wire"
 	"github.com/isolated-workers/isolated-workers-go/shared"
 )
@@ -46,6 +47,10 @@ type Worker struct {
 	closeErr     error
 
 	wg sync.WaitGroup // goroutines the worker owns
+
+	// Warnings about what a worker sends that a flood could repeat
+	// without end: one a second, with a count.
+	unknownReplies, unexpected *ratelog.Limiter
 }
 
 func newWorker(cfg Config) *Worker {
@@ -61,6 +66,9 @@ func newWorker(cfg Config) *Worker {
 		mw:     shared.Chain(cfg.Middleware),
 		codec:  wire.NewCodec(cfg.Serializer, cfg.MaxFrameSize, cfg.MaxRawSize, nil),
 		fp:     shared.Fingerprint(cfg.Serializer),
+
+		unknownReplies: ratelog.New(warnEvery),
+		unexpected:     ratelog.New(warnEvery),
 	}
 }
 
