@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"runtime"
 	"sync"
 )
 
@@ -114,6 +115,10 @@ func (s *Sender) Run() {
 			s.fail(ErrSenderClosed)
 			return
 		}
+		// The writer that woke us may be one of many ready to write: let
+		// them queue theirs first, so that one write carries them all.
+		// (A woken goroutine runs before the others ready on its CPU.)
+		runtime.Gosched()
 		s.mu.Lock()
 		out := s.buf
 		s.buf = s.spare[:0]
