@@ -11,7 +11,8 @@ FUZZ_TARGETS := \
 	./handshake:FuzzHello \
 	./handshake:FuzzParseReady \
 	./shared:FuzzMsgPackEscape \
-	./shared/faults:FuzzParseClass
+	./shared/faults:FuzzParseClass \
+	./host:FuzzHostileWorkerSequence
 
 # Examples that each show one configuration feature (a host in examples/NAME,
 # its worker in examples/NAME/worker); each has a target example-NAME.

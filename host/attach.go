@@ -110,6 +110,8 @@ func Attach(ctx context.Context, rc ReattachConfig, cfg Config) (*Worker, error)
 	if dir := filepath.Dir(rc.SocketPath); strings.HasPrefix(filepath.Base(dir), "iw-") {
 		w.dir = dir // the launching host's private directory; Close removes it
 	}
-	w.setConn(c)
+	if err := w.install(c); err != nil {
+		return nil, err
+	}
 	return w, nil
 }

@@ -139,8 +139,11 @@ func (w *Worker) roundTrip(ctx context.Context, typ string, timeout time.Duratio
 	if d, ok := ctx.Deadline(); ok {
 		h.Deadline = d.UnixNano()
 	}
-	if err := c.send(&h, msg.Payload); err != nil {
-		if c.forget(msg.TxID) { // nothing was sent: the message could not be encoded
+	if err := c.send(ctx, &h, msg.Payload); err != nil {
+		if c.forget(msg.TxID) {
+			// Nothing was queued: the message could not be encoded, or ctx
+			// ended while the worker was too slow to take earlier messages.
+			// Only this call fails; the connection stays as it is.
 			callPool.Put(cl)
 			return msg.TxID, nil, err
 		}
@@ -160,11 +163,12 @@ func (w *Worker) roundTrip(ctx context.Context, typ string, timeout time.Duratio
 			return msg.TxID, r.headers, r.err
 		}
 		callPool.Put(cl)
+		c.abandon(msg.TxID)
 		ch := wire.Header{Version: w.version, Kind: shared.KindCancel, Type: typ, ID: msg.TxID}
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			ch.Deadline = h.Deadline // the call's deadline passed: the worker's own timer says so
 		}
-		c.send(&ch, nil)
+		c.send(nil, &ch, nil)
 		return msg.TxID, nil, context.Cause(ctx)
 	}
 }
@@ -181,9 +185,31 @@ func (c *conn) forget(id string) bool {
 	return true
 }
 
-// send encodes and writes one message: on the calls stream, or on the bulk
-// stream for a large raw payload.
-func (c *conn) send(h *wire.Header, payload any) error {
+// maxAbandoned is how many ids of calls that gave up a connection
+// remembers, so that their late replies are logged at Debug, not as
+// unknown.
+const maxAbandoned = 4096
+
+// abandon remembers that the call id gave up waiting: a reply may still
+// come.
+func (c *conn) abandon(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.abandoned == nil {
+		return
+	}
+	if len(c.abandonedIDs) >= maxAbandoned {
+		delete(c.abandoned, c.abandonedIDs[0])
+		c.abandonedIDs = c.abandonedIDs[1:]
+	}
+	c.abandoned[id] = struct{}{}
+	c.abandonedIDs = append(c.abandonedIDs, id)
+}
+
+// send encodes and queues one message: on the calls stream, or on the bulk
+// stream for a large raw payload. It waits for room in the queue at most
+// until ctx ends; a nil ctx queues at once (a small control message).
+func (c *conn) send(ctx context.Context, h *wire.Header, payload any) error {
 	bp := bufPool.Get().(*[]byte)
 	defer func() { *bp = (*bp)[:0]; bufPool.Put(bp) }()
 	out, raw, err := c.w.codec.Encode((*bp)[:0], h, payload)
@@ -191,19 +217,26 @@ func (c *conn) send(h *wire.Header, payload any) error {
 	if err != nil {
 		return err
 	}
+	s := c.calls
 	if len(raw) >= wire.LargeThreshold {
-		err = c.bulk.Write(out, raw)
-	} else {
-		err = c.calls.Write(out, raw)
+		s = c.bulk
 	}
-	if err != nil {
-		// A write that fails is a broken connection, as a read that fails
-		// is: lost fails every pending call, this one included, with the
+	if ctx == nil {
+		err = s.Queue(out, raw)
+	} else {
+		err = s.Write(ctx, out, raw)
+	}
+	if err != nil && (ctx == nil || ctx.Err() == nil) {
+		// The stream failed: a broken connection, as when a read fails.
+		// lost fails every pending call, this one included, with the
 		// worker's exit status when it has exited. The request may have
 		// reached a worker that crashed on it; its caller must get the exit,
 		// not a bare "connection lost".
 		c.lost(err)
 		return c.err()
+	}
+	if err != nil {
+		return fmt.Errorf("queue request: worker is not taking messages: %w", err)
 	}
 	return nil
 }

@@ -25,13 +25,21 @@ type conn struct {
 	w       *Worker
 	ymx     *yamux.Session
 	control net.Conn
-	calls   *wire.Writer
-	bulk    *wire.Writer
+	calls   *wire.Sender
+	bulk    *wire.Sender
 	hello   handshake.WorkerHello
+
+	// The streams the readers read, kept until start launches them.
+	br                            *bufio.Reader // the control stream, past the hello
+	callsR, bulkR, logsR, eventsR net.Conn
 
 	mu      sync.Mutex
 	pending map[string]*call
 	failErr error // set once: every pending and later call fails with it
+	// abandoned holds the ids of calls that gave up (deadline, cancel), the
+	// last maxAbandoned of them, so that their late replies are expected.
+	abandoned    map[string]struct{}
+	abandonedIDs []string
 
 	wg sync.WaitGroup // reader goroutines
 }
@@ -63,9 +71,18 @@ func (w *Worker) connect(ctx context.Context) (*conn, error) {
 		nc.Close()
 		return nil, err
 	}
+	// A cancelled ctx (Close stopping a Reconnect) ends the hello at once,
+	// not after the hello timeout.
+	stop := context.AfterFunc(ctx, func() { ymx.Close() })
 	c, err := w.helloConn(ctx, ymx)
+	if !stop() && err == nil {
+		err = fmt.Errorf("connect to %s: %w", w.socketPath, context.Cause(ctx))
+	}
 	if err != nil {
 		ymx.Close()
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("connect to %s: %w", w.socketPath, context.Cause(ctx))
+		}
 		return nil, err
 	}
 	return c, nil
@@ -114,7 +131,7 @@ func (w *Worker) helloConn(ctx context.Context, ymx *yamux.Session) (*conn, erro
 	if w.pid == 0 {
 		w.pid = wh.PID
 	}
-	c := &conn{w: w, ymx: ymx, control: control, hello: wh, pending: make(map[string]*call)}
+	c := &conn{w: w, ymx: ymx, control: control, hello: wh, pending: make(map[string]*call), abandoned: make(map[string]struct{})}
 	calls, err := openStream(ymx, wire.StreamCalls)
 	if err != nil {
 		return nil, fmt.Errorf("open calls stream: %w", err)
@@ -131,15 +148,25 @@ func (w *Worker) helloConn(ctx context.Context, ymx *yamux.Session) (*conn, erro
 	if err != nil {
 		return nil, fmt.Errorf("open bulk stream: %w", err)
 	}
-	c.calls, c.bulk = wire.NewWriter(calls), wire.NewWriter(bulk)
-	maxFrame := w.codec.MaxFrame()
-	term := w.codec.Terminator()
-	c.goRead(func() { c.readReplies(frame.NewReader(bufio.NewReaderSize(calls, 64<<10), term, maxFrame)) })
-	c.goRead(func() { c.readReplies(frame.NewReader(bufio.NewReaderSize(bulk, 64<<10), term, maxFrame)) })
-	c.goRead(func() { c.readLogs(bufio.NewReaderSize(logs, 16<<10)) })
-	c.goRead(func() { c.readEvents(frame.NewReader(bufio.NewReaderSize(events, 16<<10), term, maxFrame)) })
-	c.goRead(func() { c.readControl(br) })
+	c.br, c.callsR, c.bulkR, c.logsR, c.eventsR = br, calls, bulk, logs, events
+	c.calls = wire.NewSender(calls, wire.MaxQueued, ymx.CloseChan())
+	c.bulk = wire.NewSender(bulk, wire.MaxQueued, ymx.CloseChan())
 	return c, nil
+}
+
+// start launches the goroutines that read the worker's streams and write
+// the host's. The Worker calls it once it has installed c (install), so no
+// goroutine of a connection that Close never saw can outlive Close.
+func (c *conn) start() {
+	maxFrame := c.w.codec.MaxFrame()
+	term := c.w.codec.Terminator()
+	c.goRead(c.calls.Run)
+	c.goRead(c.bulk.Run)
+	c.goRead(func() { c.readReplies(frame.NewReader(bufio.NewReaderSize(c.callsR, 64<<10), term, maxFrame)) })
+	c.goRead(func() { c.readReplies(frame.NewReader(bufio.NewReaderSize(c.bulkR, 64<<10), term, maxFrame)) })
+	c.goRead(func() { c.readLogs(bufio.NewReaderSize(c.logsR, 16<<10)) })
+	c.goRead(func() { c.readEvents(frame.NewReader(bufio.NewReaderSize(c.eventsR, 16<<10), term, maxFrame)) })
+	c.goRead(func() { c.readControl(c.br) })
 }
 
 func openStream(ymx *yamux.Session, name string) (*yamux.Stream, error) {
@@ -243,17 +270,27 @@ func (c *conn) readReplies(r *frame.Reader) {
 			return
 		}
 		if h.Kind != shared.KindResult && h.Kind != shared.KindError {
-			c.w.logger.Warn("unexpected message from worker", "worker", c.w.cfg.Name, "kind", h.Kind, "type", h.Type)
+			if ok, n := c.w.unexpected.Allow(); ok {
+				c.w.logger.Warn("unexpected message from worker on the calls stream; ignored", "worker", c.w.cfg.Name, "kind", h.Kind, "type", h.Type, "suppressed", n)
+			}
 			continue
 		}
 		c.mu.Lock()
 		cl := c.pending[h.ID]
 		delete(c.pending, h.ID)
+		_, late := c.abandoned[h.ID]
+		delete(c.abandoned, h.ID)
 		c.mu.Unlock()
-		if cl == nil {
-			c.w.logger.Debug("reply for a call no longer waiting", "worker", c.w.cfg.Name, "txid", h.ID, "type", h.Type)
-		} else {
+		switch {
+		case cl != nil:
 			cl.done <- cl.decode(&h, body)
+		case late:
+			c.w.logger.Debug("reply for a call no longer waiting", "worker", c.w.cfg.Name, "txid", h.ID, "type", h.Type)
+		default:
+			if ok, n := c.w.unknownReplies.Allow(); ok {
+				c.w.logger.Warn("reply from worker for a transaction id the host never sent or already answered; ignored",
+					"worker", c.w.cfg.Name, "txid", h.ID, "type", h.Type, "suppressed", n)
+			}
 		}
 	}
 }

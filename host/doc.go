@@ -41,9 +41,15 @@
 // # Concurrency
 //
 // A Worker is safe for concurrent use: any number of goroutines may Call at
-// once; calls share one stream and their writes are coalesced. Close,
-// Shutdown, Disconnect and Reconnect may be called from any goroutine; Close
-// is idempotent and returns only after every goroutine the Worker started
-// has ended. After Close, Call returns ErrWorkerClosed. OnEvent runs on one
+// once; calls share one stream and their writes are coalesced. A call queues
+// its request whole and waits only for its reply: a worker that is slow to
+// read (stopped, starved of CPU) delays calls but fails none, and a call
+// whose deadline passes while the queue (about 4 MiB) is full fails alone.
+// A worker's death is seen by its exit or its socket closing, never by a
+// write that waited. Close, Shutdown, Disconnect and Reconnect may be called
+// from any goroutine. A Reconnect under way is a state of its own: Close
+// cancels it and waits for it, and a second Reconnect waits for its
+// outcome. Close is idempotent and returns only after every goroutine the
+// Worker started has ended. After Close, Call returns ErrWorkerClosed. OnEvent runs on one
 // goroutine per connection, in the order the worker emitted the events.
 package host

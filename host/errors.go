@@ -3,7 +3,9 @@ package host
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Errors a caller can match with errors.Is.
@@ -24,13 +26,15 @@ var (
 )
 
 // ExitError reports a worker process that exited: during start-up, or while
-// calls were pending. It unwraps to ErrWorkerTerminated.
+// calls were pending. It unwraps to ErrWorkerTerminated. Error quotes the
+// last MaxErrorStderr bytes of the stderr tail, so control bytes and
+// binary output are escaped and the text stays one short line.
 type ExitError struct {
 	Name     string
 	PID      int
 	ExitCode int    // -1 when killed by a signal
 	Signal   string // e.g. "killed"; empty for a normal exit
-	Stderr   string // the tail of the worker's stderr
+	Stderr   string // the tail of the worker's stderr, raw (up to DefaultStderrTail)
 }
 
 func (e *ExitError) Error() string {
@@ -42,10 +46,23 @@ func (e *ExitError) Error() string {
 		fmt.Fprintf(&b, "exited with status %d", e.ExitCode)
 	}
 	if tail := strings.TrimSpace(e.Stderr); tail != "" {
-		fmt.Fprintf(&b, "; stderr: %s", tail)
+		if len(tail) > MaxErrorStderr {
+			tail = tail[len(tail)-MaxErrorStderr:]
+			for i := 0; i < utf8.UTFMax && len(tail) > 0 && !utf8.RuneStart(tail[0]); i++ {
+				tail = tail[1:] // start on a whole rune
+			}
+			fmt.Fprintf(&b, "; stderr (last %d bytes): %s", len(tail), strconv.Quote(tail))
+		} else {
+			fmt.Fprintf(&b, "; stderr: %s", strconv.Quote(tail))
+		}
 	}
 	return b.String()
 }
+
+// MaxErrorStderr is how much of the worker's stderr tail ExitError.Error
+// quotes: its last bytes, which usually hold the panic or the fatal
+// message. The Stderr field keeps the whole tail (DefaultStderrTail).
+const MaxErrorStderr = 512
 
 func (e *ExitError) Unwrap() error { return ErrWorkerTerminated }
 

@@ -2,6 +2,7 @@ package host
 
 import (
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -18,9 +19,13 @@ func TestExitErrorText(t *testing.T) {
 		{"signal", ExitError{Name: "resize", PID: 42, ExitCode: -1, Signal: "killed"},
 			`worker "resize" (pid 42) killed by signal: killed`},
 		{"exit code and stderr", ExitError{Name: "w", PID: 7, ExitCode: 1, Stderr: "\npanic: boom\n\ngoroutine 1\n"},
-			"worker \"w\" (pid 7) exited with status 1; stderr: panic: boom\n\ngoroutine 1"},
+			`worker "w" (pid 7) exited with status 1; stderr: "panic: boom\n\ngoroutine 1"`},
 		{"signal and stderr", ExitError{Name: "w", PID: 7, ExitCode: -1, Signal: "segmentation fault", Stderr: "fault at 0x0"},
-			`worker "w" (pid 7) killed by signal: segmentation fault; stderr: fault at 0x0`},
+			`worker "w" (pid 7) killed by signal: segmentation fault; stderr: "fault at 0x0"`},
+		{"binary stderr is escaped", ExitError{Name: "w", PID: 7, ExitCode: 2, Stderr: "bad\x00\x1b[31m\xff\xfeend"},
+			`worker "w" (pid 7) exited with status 2; stderr: "bad\x00\x1b[31m\xff\xfeend"`},
+		{"long stderr: only its end", ExitError{Name: "w", PID: 7, ExitCode: 2, Stderr: strings.Repeat("é", 2048) + "\npanic: boom!"},
+			`worker "w" (pid 7) exited with status 2; stderr (last 511 bytes): "` + strings.Repeat("é", 249) + `\npanic: boom!"`},
 		{"blank stderr", ExitError{Name: "w", PID: 7, ExitCode: 2, Stderr: " \n\t"},
 			`worker "w" (pid 7) exited with status 2`},
 	}

@@ -5,9 +5,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"maps"
+	"regexp"
 	"slices"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hashicorp/go-hclog"
 )
@@ -28,30 +31,97 @@ func (w *Worker) logLine(stream string, level hclog.Level) func([]byte, bool) {
 }
 
 // readLogs forwards the worker's hclog records (JSON lines) to the worker's
-// sub-logger with their level, module and fields.
+// sub-logger with their level, module and fields. A record longer than
+// maxLineChunk is cut there: it is logged once, at its own level, with its
+// message truncated and marked (logTruncated); the rest is discarded.
 func (c *conn) readLogs(br *bufio.Reader) {
-	var long []byte
+	var head []byte // the start of a record longer than the reader's buffer
+	cut := 0        // bytes of that record beyond maxLineChunk, discarded
 	for {
 		line, err := br.ReadSlice('\n')
-		if errors.Is(err, bufio.ErrBufferFull) {
-			long = append(long, line...)
-			if len(long) > maxLineChunk {
-				c.w.logRecord(long)
-				long = long[:0]
+		if errors.Is(err, bufio.ErrBufferFull) || len(head) > 0 {
+			if err == nil {
+				line = line[:len(line)-1] // the newline ends the record; not part of it
 			}
-			continue
-		}
-		if len(long) > 0 {
-			line = append(long, line...)
-			long = long[:0]
-		}
-		if len(line) > 0 {
+			room := max(maxLineChunk-len(head), 0)
+			take := min(room, len(line))
+			head = append(head, line[:take]...)
+			cut += len(line) - take
+			if errors.Is(err, bufio.ErrBufferFull) {
+				continue
+			}
+			if cut > 0 {
+				c.w.logTruncated(head, cut)
+			} else {
+				c.w.logRecord(head)
+			}
+			head, cut = head[:0], 0
+		} else if len(line) > 0 {
 			c.w.logRecord(line)
 		}
 		if err != nil {
 			return
 		}
 	}
+}
+
+var (
+	levelField   = regexp.MustCompile(`"@level"\s*:\s*"([a-zA-Z]+)"`)
+	moduleField  = regexp.MustCompile(`"@module"\s*:\s*"([^"\\]*)"`)
+	messageField = regexp.MustCompile(`"@message"\s*:\s*"`)
+)
+
+// logTruncated logs the start of a record that was cut after len(head)
+// bytes, cut bytes before its end: at the record's level (hclog writes
+// @level before @message, so the head has it), with as much of its message
+// as the head holds and a marker saying how much is missing.
+func (w *Worker) logTruncated(head []byte, cut int) {
+	level := hclog.Info
+	if m := levelField.FindSubmatch(head); m != nil {
+		if l := hclog.LevelFromString(string(m[1])); l != hclog.NoLevel {
+			level = l
+		}
+	}
+	logger := w.wlog
+	msg := head
+	if loc := messageField.FindIndex(head); loc != nil {
+		if m := moduleField.FindSubmatch(head[:loc[0]]); m != nil && len(m[1]) > 0 {
+			logger = logger.Named(string(m[1]))
+		}
+		msg = head[loc[1]:]
+		if s, ok := jsonStringPrefix(msg); ok {
+			msg = s
+		}
+	}
+	logger.Log(level, fmt.Sprintf("%s ... [truncated: %d bytes]", msg, cut), "truncated_bytes", cut)
+}
+
+// jsonStringPrefix decodes the JSON string body that starts p (after its
+// opening quote), up to its closing quote or as far as p goes.
+func jsonStringPrefix(p []byte) ([]byte, bool) {
+	for i := 0; i < len(p); i++ {
+		switch p[i] {
+		case '\\':
+			i++
+		case '"':
+			p = p[:i]
+			i = len(p)
+		}
+	}
+	// The cut may have split a rune or an escape: drop its pieces.
+	for n := 0; n < utf8.UTFMax && len(p) > 0; n++ {
+		if r, size := utf8.DecodeLastRune(p); r != utf8.RuneError || size != 1 {
+			break
+		}
+		p = p[:len(p)-1]
+	}
+	for end := len(p); end >= 0 && end > len(p)-6; end-- {
+		var s string
+		if json.Unmarshal(append(append([]byte{'"'}, p[:end]...), '"'), &s) == nil {
+			return []byte(s), true
+		}
+	}
+	return nil, false
 }
 
 // logRecord logs one record from the worker. A line that is not an hclog

@@ -1,7 +1,10 @@
 package host
 
 import (
+	"bufio"
 	"bytes"
+	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -46,5 +49,36 @@ func TestLogRecordForwarding(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestLongLogRecordKeepsItsLevel: a record longer than maxLineChunk is
+// logged once, at its own level, its message truncated and marked; the
+// record after it is intact.
+func TestLongLogRecordKeepsItsLevel(t *testing.T) {
+	msg := "disk failed: " + strings.Repeat("é", 2*maxLineChunk) // multi-byte runes: the cut may split one
+	rec := `{"@level":"error","@message":` + strconv.Quote(msg) + `,"@module":"store","@timestamp":"2026-01-01T00:00:00Z","k":"v"}` + "\n"
+	next := `{"@level":"warn","@message":"after"}` + "\n"
+	var buf bytes.Buffer
+	w := &Worker{wlog: hclog.New(&hclog.LoggerOptions{Name: "w", Output: &buf, Level: hclog.Warn})}
+	c := &conn{w: w}
+	c.readLogs(bufio.NewReaderSize(strings.NewReader(rec+next), 16<<10))
+
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("host logged %d lines, want 2 (the cut record, then the next); first 200 bytes: %.200q", len(lines), buf.String())
+	}
+	first := lines[0]
+	cut := len(rec) - 1 - maxLineChunk // the newline ends the record, not counted
+	for _, want := range []string{"[ERROR]", "w: disk failed: éé", fmt.Sprintf("... [truncated: %d bytes]", cut)} {
+		if !strings.Contains(first, want) {
+			t.Errorf("cut record logged as %.120q...%q, want it to contain %q", first, first[max(len(first)-120, 0):], want)
+		}
+	}
+	if len(first) > maxLineChunk+200 {
+		t.Errorf("cut record logged in %d bytes, want at most about maxLineChunk (%d)", len(first), maxLineChunk)
+	}
+	if !strings.Contains(lines[1], "[WARN]") || !strings.Contains(lines[1], "w: after") {
+		t.Errorf("record after the long one logged as %q, want [WARN] w: after", lines[1])
 	}
 }

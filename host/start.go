@@ -137,8 +137,7 @@ func (w *Worker) start(ctx context.Context) (err error) {
 		}
 		return err
 	}
-	w.setConn(c)
-	return nil
+	return w.install(c)
 }
 
 // waitReady waits for the ready line, the worker's exit, or the deadline.

@@ -2,6 +2,7 @@ package host
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"sync"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/isolated-workers/isolated-workers-go/handshake"
+	"github.com/isolated-workers/isolated-workers-go/internal/ratelog"
 	"github.com/isolated-workers/isolated-workers-go/internal/wire"
 	"github.com/isolated-workers/isolated-workers-go/shared"
 )
@@ -40,10 +42,15 @@ type Worker struct {
 
 	closing      bool
 	shuttingDown bool
+	dialing      *dial // a Reconnect under way; Close cancels it and waits
 	closeOnce    sync.Once
 	closeErr     error
 
 	wg sync.WaitGroup // goroutines the worker owns
+
+	// Warnings about what a worker sends that a flood could repeat
+	// without end: one a second, with a count.
+	unknownReplies, unexpected *ratelog.Limiter
 }
 
 func newWorker(cfg Config) *Worker {
@@ -59,6 +66,9 @@ func newWorker(cfg Config) *Worker {
 		mw:     shared.Chain(cfg.Middleware),
 		codec:  wire.NewCodec(cfg.Serializer, cfg.MaxFrameSize, cfg.MaxRawSize, nil),
 		fp:     shared.Fingerprint(cfg.Serializer),
+
+		unknownReplies: ratelog.New(warnEvery),
+		unexpected:     ratelog.New(warnEvery),
 	}
 }
 
@@ -116,10 +126,25 @@ func (w *Worker) Exited() <-chan struct{} {
 	return w.proc.exited
 }
 
-func (w *Worker) setConn(c *conn) {
+// dial is a Reconnect under way: the "connecting" state between
+// disconnected and connected.
+type dial struct {
+	cancel context.CancelCauseFunc
+	done   chan struct{} // closed when the Reconnect has installed its connection or given up
+}
+
+// install makes c the worker's connection and starts its goroutines, unless
+// the worker is closing: then it closes c and returns ErrWorkerClosed.
+func (w *Worker) install(c *conn) error {
 	w.state.Lock()
+	defer w.state.Unlock()
+	if w.closing {
+		c.close(ErrWorkerClosed)
+		return ErrWorkerClosed
+	}
 	w.conn, w.hello = c, c.hello
-	w.state.Unlock()
+	c.start()
+	return nil
 }
 
 // Close fails pending calls with ErrWorkerClosed, asks the worker to stop
@@ -136,6 +161,15 @@ func (w *Worker) Close() error {
 func (w *Worker) close() error {
 	w.state.Lock()
 	w.closing = true
+	d := w.dialing
+	w.state.Unlock()
+	if d != nil {
+		// A Reconnect is dialing: stop it and wait until it has given up,
+		// so that no connection is installed behind Close's back.
+		d.cancel(ErrWorkerClosed)
+		<-d.done
+	}
+	w.state.Lock()
 	c := w.conn
 	w.state.Unlock()
 
@@ -235,6 +269,17 @@ func (w *Worker) Disconnect() error {
 // disconnect gives ErrWorkerTerminated.
 func (w *Worker) Reconnect(ctx context.Context) error {
 	w.state.Lock()
+	for w.dialing != nil && !w.closing {
+		// Another Reconnect is dialing: wait for its outcome.
+		d := w.dialing
+		w.state.Unlock()
+		select {
+		case <-d.done:
+		case <-ctx.Done():
+			return fmt.Errorf("reconnect worker %q: %w", w.cfg.Name, context.Cause(ctx))
+		}
+		w.state.Lock()
+	}
 	if w.closing {
 		w.state.Unlock()
 		return ErrWorkerClosed
@@ -244,34 +289,47 @@ func (w *Worker) Reconnect(ctx context.Context) error {
 		w.state.Unlock()
 		return nil // already connected
 	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	d := &dial{cancel: cancel, done: make(chan struct{})}
+	w.dialing = d
 	w.conn = nil
 	behavior := w.hello.DisconnectBehavior
 	w.state.Unlock()
+	defer func() {
+		w.state.Lock()
+		w.dialing = nil
+		w.state.Unlock()
+		cancel(nil)
+		close(d.done)
+	}()
+
 	if old != nil {
 		old.close(ErrConnectionLost)
 	}
 	if behavior == handshake.BehaviorShutdown && w.proc != nil {
-		w.proc.waitExit(w.cfg.GracePeriod)
+		select {
+		case <-w.proc.exited:
+		case <-ctx.Done():
+		case <-time.After(w.cfg.GracePeriod):
+		}
 	}
-	if !w.IsActive() {
+	if errors.Is(context.Cause(ctx), ErrWorkerClosed) {
+		return ErrWorkerClosed
+	}
+	if !w.isAlive() {
 		return fmt.Errorf("reconnect worker %q: %w (pid %d; %s)", w.cfg.Name, ErrWorkerTerminated, w.pid, whyExited(behavior))
 	}
 	c, err := w.connect(ctx)
 	if err != nil {
-		if !w.IsActive() {
+		if errors.Is(context.Cause(ctx), ErrWorkerClosed) {
+			return ErrWorkerClosed
+		}
+		if !w.isAlive() {
 			return fmt.Errorf("reconnect worker %q: %w (pid %d; %s)", w.cfg.Name, ErrWorkerTerminated, w.pid, whyExited(behavior))
 		}
 		return fmt.Errorf("reconnect worker %q: %w", w.cfg.Name, err)
 	}
-	w.state.Lock()
-	if w.closing {
-		w.state.Unlock()
-		c.close(ErrWorkerClosed)
-		return ErrWorkerClosed
-	}
-	w.conn, w.hello = c, c.hello
-	w.state.Unlock()
-	return nil
+	return w.install(c)
 }
 
 // whyExited explains why a worker with this DisconnectBehavior is gone.

@@ -131,9 +131,9 @@ func TestYamuxConfig(t *testing.T) {
 	if err := yamux.VerifyConfig(c); err != nil {
 		t.Fatalf("VerifyConfig(YamuxConfig()) = %v", err)
 	}
-	if c.MaxStreamWindowSize != 16<<20 || c.AcceptBacklog != 1024 || c.KeepAliveInterval != 15*time.Second {
-		t.Errorf("YamuxConfig() = window %d, backlog %d, keep-alive %v, want 16 MiB, 1024, 15s",
-			c.MaxStreamWindowSize, c.AcceptBacklog, c.KeepAliveInterval)
+	if c.MaxStreamWindowSize != 16<<20 || c.AcceptBacklog != 1024 || c.EnableKeepAlive || c.ConnectionWriteTimeout != NoWriteTimeout {
+		t.Errorf("YamuxConfig() = window %d, backlog %d, keep-alive %v, write timeout %v; want 16 MiB, 1024, false, NoWriteTimeout",
+			c.MaxStreamWindowSize, c.AcceptBacklog, c.EnableKeepAlive, c.ConnectionWriteTimeout)
 	}
 }
 

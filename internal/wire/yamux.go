@@ -7,14 +7,27 @@ import (
 	"github.com/hashicorp/yamux"
 )
 
+// NoWriteTimeout is the yamux ConnectionWriteTimeout both sides use: in
+// effect none. yamux applies that timeout to every frame it queues and to
+// the answer of its keepalive ping, and a frame that timed out may still go
+// out later, so a timeout would either kill a healthy session whose peer is
+// merely slow (stopped, starved of CPU, swapped out) or corrupt its
+// framing. Over a private Unix socket a dead peer is seen at once: the
+// kernel closes its end, so reads end with EOF and writes fail. A host also
+// sees its worker's exit. Callers bound their own waits with their contexts
+// (see Sender).
+const NoWriteTimeout = 365 * 24 * time.Hour
+
 // YamuxConfig is the session configuration both sides use. The larger
 // stream window lets a large payload flow without waiting for window
-// updates every 256 KiB.
+// updates every 256 KiB. Keepalive pings are off: a ping that is not
+// answered in time proves only that the peer is slow (see NoWriteTimeout).
 func YamuxConfig() *yamux.Config {
 	c := yamux.DefaultConfig()
 	c.AcceptBacklog = 1024
 	c.MaxStreamWindowSize = 16 << 20
-	c.KeepAliveInterval = 15 * time.Second
+	c.EnableKeepAlive = false
+	c.ConnectionWriteTimeout = NoWriteTimeout
 	c.LogOutput = io.Discard
 	return c
 }

@@ -89,7 +89,7 @@ func TestStartErrors(t *testing.T) {
 		{
 			name: "worker exits during start-up",
 			args: []string{"-exit-at-start", "7"},
-			want: []string{"worker exited during start-up", "exited with status 7", "stderr: testworker: failing at start-up with status 7"},
+			want: []string{"worker exited during start-up", "exited with status 7", `stderr: "testworker: failing at start-up with status 7`},
 			is:   host.ErrWorkerTerminated,
 		},
 		{

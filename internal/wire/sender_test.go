@@ -1,0 +1,103 @@
+package wire
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"testing"
+)
+
+// TestSenderCallerNeverWaitsForStalledStream: while the peer reads
+// nothing, Write returns at once until the queue is full; then a Write
+// whose context ends gives up that one message, nothing of it queued. When
+// the peer reads again every queued message arrives whole and in order,
+// and the abandoned one never does.
+func TestSenderCallerNeverWaitsForStalledStream(t *testing.T) {
+	pr, pw := io.Pipe() // a write waits until the peer reads: a stopped peer
+	done := make(chan struct{})
+	s := NewSender(pw, 64, done)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		s.Run()
+	}()
+	defer func() {
+		close(done)
+		pr.Close()
+		wg.Wait()
+	}()
+
+	msg := func(i int) []byte { return fmt.Appendf(nil, "message %03d;", i) } // 12 bytes
+	var want bytes.Buffer
+	queued := 0
+	for i := 0; ; i++ {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel() // a Write that would wait gives up at once
+		err := s.Write(ctx, msg(i))
+		if errors.Is(err, context.Canceled) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("Write(%d) = %v, want nil or context.Canceled", i, err)
+		}
+		want.Write(msg(i))
+		queued++
+		if queued > 1000 {
+			t.Fatal("Write never waited for room: the queue is unbounded")
+		}
+	}
+	if queued < 2 {
+		t.Fatalf("queued %d messages before the queue was full, want several", queued)
+	}
+	// The last queued message marks the end of what must arrive.
+	if err := s.Write(context.Background(), []byte("end;")); err != nil {
+		// Waits for room: the reader below makes it.
+		t.Fatalf("Write(end) = %v", err)
+	}
+	want.WriteString("end;")
+	got := make([]byte, want.Len())
+	if _, err := io.ReadFull(pr, got); err != nil {
+		t.Fatalf("reading what the Sender wrote: %v", err)
+	}
+	if !bytes.Equal(got, want.Bytes()) {
+		t.Errorf("stream carried\n%q\nwant\n%q", got, want.Bytes())
+	}
+}
+
+// TestSenderWriteWaitingForRoomEndsWithConnection: a Write waiting for room
+// returns ErrSenderClosed when the connection ends.
+func TestSenderWriteWaitingForRoomEndsWithConnection(t *testing.T) {
+	pr, pw := io.Pipe()
+	defer pr.Close()
+	done := make(chan struct{})
+	s := NewSender(pw, 8, done)
+	if err := s.Queue(bytes.Repeat([]byte("x"), 16)); err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- s.Write(context.Background(), []byte("y")) }()
+	close(done)
+	if err := <-errc; !errors.Is(err, ErrSenderClosed) {
+		t.Errorf("Write waiting for room after the connection ended = %v, want ErrSenderClosed", err)
+	}
+}
+
+// TestSenderStreamErrorIsSticky: once the stream failed, every Write
+// returns its error.
+func TestSenderStreamErrorIsSticky(t *testing.T) {
+	pr, pw := io.Pipe()
+	boom := errors.New("boom")
+	pr.CloseWithError(boom)
+	done := make(chan struct{})
+	defer close(done)
+	s := NewSender(pw, 1<<10, done)
+	s.Queue([]byte("a"))
+	s.Run() // returns: the write fails
+	if err := s.Write(context.Background(), []byte("b")); !errors.Is(err, boom) {
+		t.Errorf("Write after the stream failed = %v, want %v", err, boom)
+	}
+}
