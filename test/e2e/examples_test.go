@@ -22,7 +22,7 @@ func TestExamplesRunToCompletion(t *testing.T) {
 			pkg := "github.com/isolated-workers/isolated-workers-go/examples/" + name
 			hostBin, workerBin := filepath.Join(dir, name), filepath.Join(dir, name+"-worker")
 			for bin, p := range map[string]string{hostBin: pkg, workerBin: pkg + "/worker"} {
-				if out, err := exec.Command("go", "build", "-o", bin, p).CombinedOutput(); err != nil {
+				if out, err := goBuild(bin, p).CombinedOutput(); err != nil {
 					t.Fatalf("build %s: %v\n%s", p, err, out)
 				}
 			}
