@@ -29,6 +29,7 @@ type Checker struct {
 	n        int // checks so far
 	failed   int
 	sabotage int // the check to fail on purpose; 0: none
+	quiet    bool
 }
 
 // New returns a Checker, reading SelfTestEnv.
@@ -56,6 +57,14 @@ func (c *Checker) That(ok bool, format string, args ...any) bool {
 	return ok
 }
 
+// Quiet makes Exit print nothing when every check passed, for a process
+// whose output is part of another's (a child the example starts).
+func (c *Checker) Quiet() {
+	c.mu.Lock()
+	c.quiet = true
+	c.mu.Unlock()
+}
+
 // NoError checks that err, returned by what, is nil.
 func (c *Checker) NoError(what string, err error) bool {
 	return c.That(err == nil, "%s: %v, want no error", what, err)
@@ -66,12 +75,14 @@ func (c *Checker) NoError(what string, err error) bool {
 // returned, so that run's deferred clean-up (closing workers) has happened.
 func (c *Checker) Exit() {
 	c.mu.Lock()
-	n, failed := c.n, c.failed
+	n, failed, quiet := c.n, c.failed, c.quiet
 	c.mu.Unlock()
 	if failed > 0 {
 		fmt.Fprintf(os.Stderr, "%d of %d checks failed\n", failed, n)
 		os.Exit(1)
 	}
-	fmt.Printf("all %d checks passed\n", n)
+	if !quiet {
+		fmt.Printf("all %d checks passed\n", n)
+	}
 	os.Exit(0)
 }
