@@ -128,7 +128,9 @@ func run(ctx context.Context, c *check.Checker, workerPath string, nWorkers, nJo
 		return host.Call(shared.WithHeaders(ctx, ac.Headers), w, protocol.Run, job)
 	})
 	dead, err := action.NewDeadLetter(action.DeadLetterConfig{MaxEntries: 100,
-		OnDeadLetter: func(e action.Entry) { fmt.Printf("  dead letter: job %s after %d attempts\n", e.JobID, e.Attempts) }})
+		OnDeadLetter: func(e action.Entry) {
+			fmt.Printf("  (expected) dead letter: job %s after %d attempts\n", e.JobID, e.Attempts)
+		}})
 	if err != nil {
 		return err
 	}
@@ -177,7 +179,13 @@ func run(ctx context.Context, c *check.Checker, workerPath string, nWorkers, nJo
 			completed++
 		}
 	}
-	fmt.Printf("%d jobs: %d completed, %d failed\n", nJobs, completed, failed)
+	planned := 0
+	for i := range nJobs {
+		if expect(script(i)) != "" {
+			planned++
+		}
+	}
+	fmt.Printf("%d jobs: %d completed, %d failed (%d failures planned by the script)\n", nJobs, completed, failed, planned)
 	var pids []int
 	for _, w := range pool {
 		pids = append(pids, w.PID())
