@@ -249,7 +249,7 @@ const claimWait = 2 * time.Second
 func (s *server) claim(c *hostConn) error {
 	deadline := time.NewTimer(claimWait)
 	defer deadline.Stop()
-	for {
+	for logged := false; ; logged = true {
 		s.mu.Lock()
 		prev := s.active
 		if prev == nil {
@@ -258,6 +258,9 @@ func (s *server) claim(c *hostConn) error {
 			return nil
 		}
 		s.mu.Unlock()
+		if !logged {
+			s.logger.Debug("a new host waits for the connected one to disconnect", "host_pid", c.hostPID, "connected_host_pid", prev.hostPID, "claim_wait", claimWait.String())
+		}
 		select {
 		case <-prev.done:
 			if prev.shutdownRequested.Load() || s.cfg.DisconnectBehavior == Shutdown {

@@ -9,6 +9,11 @@
 // events raised inside the workers travel to the host's hub and from there
 // over WebSocket to the page.
 //
+// It checks that every job ended as its script says (completed, or
+// dead-lettered after the expected attempts with the expected class), that
+// the re-drives complete, and the error counters; it exits with status 1
+// if one is not what it expects.
+//
 //	go build -o bin/jobs-worker ./examples/jobs/worker
 //	go run ./examples/jobs -worker bin/jobs-worker            # runs and exits
 //	go run ./examples/jobs -worker bin/jobs-worker -linger 10m # keeps the page up
@@ -24,12 +29,14 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/isolated-workers/isolated-workers-go/examples/internal/check"
 	"github.com/isolated-workers/isolated-workers-go/examples/jobs/protocol"
 	"github.com/isolated-workers/isolated-workers-go/host"
 	"github.com/isolated-workers/isolated-workers-go/shared"
@@ -51,18 +58,21 @@ func main() {
 	)
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
 	level := hclog.Off
 	if *verbose {
 		level = hclog.Info
 	}
-	if err := run(ctx, *workerPath, *workers, *jobs, *addr, *pace, *linger, level); err != nil {
+	c := check.New()
+	err := run(ctx, c, *workerPath, *workers, *jobs, *addr, *pace, *linger, level)
+	stop()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "jobs:", err)
 		os.Exit(1)
 	}
+	c.Exit()
 }
 
-func run(ctx context.Context, workerPath string, nWorkers, nJobs int, addr string, pace, linger time.Duration, level hclog.Level) error {
+func run(ctx context.Context, c *check.Checker, workerPath string, nWorkers, nJobs int, addr string, pace, linger time.Duration, level hclog.Level) error {
 	logger := hclog.New(&hclog.LoggerOptions{Name: "jobs", Level: level, Output: os.Stderr})
 
 	// The hub fans status events out to WebSocket clients; it never blocks
@@ -118,7 +128,9 @@ func run(ctx context.Context, workerPath string, nWorkers, nJobs int, addr strin
 		return host.Call(shared.WithHeaders(ctx, ac.Headers), w, protocol.Run, job)
 	})
 	dead, err := action.NewDeadLetter(action.DeadLetterConfig{MaxEntries: 100,
-		OnDeadLetter: func(e action.Entry) { fmt.Printf("  dead letter: job %s after %d attempts\n", e.JobID, e.Attempts) }})
+		OnDeadLetter: func(e action.Entry) {
+			fmt.Printf("  (expected) dead letter: job %s after %d attempts\n", e.JobID, e.Attempts)
+		}})
 	if err != nil {
 		return err
 	}
@@ -130,6 +142,7 @@ func run(ctx context.Context, workerPath string, nWorkers, nJobs int, addr strin
 	)
 
 	results := make(map[string]string)
+	outcomes := make(map[string]outcome) // what each job did, to check
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 4)
@@ -149,9 +162,11 @@ func run(ctx context.Context, workerPath string, nWorkers, nJobs int, addr strin
 			defer mu.Unlock()
 			if err != nil {
 				results[j.ID] = fmt.Sprintf("failed (%s): %v", faults.ClassOf(err), err)
+				outcomes[j.ID] = outcome{class: faults.ClassOf(err)}
 				return
 			}
 			results[j.ID] = fmt.Sprintf("%s by pid %d", res.Output, res.Worker)
+			outcomes[j.ID] = outcome{completed: true, pid: res.Worker}
 		}()
 	}
 	wg.Wait()
@@ -164,7 +179,18 @@ func run(ctx context.Context, workerPath string, nWorkers, nJobs int, addr strin
 			completed++
 		}
 	}
-	fmt.Printf("%d jobs: %d completed, %d failed\n", nJobs, completed, failed)
+	planned := 0
+	for i := range nJobs {
+		if expect(script(i)) != "" {
+			planned++
+		}
+	}
+	fmt.Printf("%d jobs: %d completed, %d failed (%d failures planned by the script)\n", nJobs, completed, failed, planned)
+	var pids []int
+	for _, w := range pool {
+		pids = append(pids, w.PID())
+	}
+	checkOutcomes(c, nJobs, outcomes, dead.List(), pids)
 	for _, e := range dead.List() {
 		fmt.Printf("dead letter %s (job %s), %d attempt(s):\n", e.ID, e.JobID, e.Attempts)
 		for i, err := range e.Errors {
@@ -185,10 +211,23 @@ func run(ctx context.Context, workerPath string, nWorkers, nJobs int, addr strin
 			return err
 		})
 		fmt.Printf("re-drove job %s: %v\n", in.ID, errOK(err))
+		c.That(err == nil, "re-drive of job %s, which failed transiently: %v, want it to complete", in.ID, err)
 	}
 	snap := counters.Snapshot()
 	st := hub.Stats()
 	fmt.Printf("errors by class: %v; hub: %d events published, %d subscribers dropped\n", snap.Errors, st.Published, st.Dropped)
+	var invalid, tooFlaky uint64
+	for i := range nJobs {
+		switch expect(script(i)) {
+		case faults.Permanent:
+			invalid++
+		case faults.Transient:
+			tooFlaky++
+		}
+	}
+	c.That(snap.Errors[faults.Permanent] == invalid && snap.Errors[faults.Transient] == tooFlaky && len(snap.Errors) <= 2,
+		"errors by class %v, want permanent:%d transient:%d (one per failed job; the re-drives complete)", snap.Errors, invalid, tooFlaky)
+	c.That(st.Published >= uint64(nJobs) && st.Dropped == 0, "hub: %d events published, %d subscribers dropped, want at least %d published and none dropped", st.Published, st.Dropped, nJobs)
 
 	if linger > 0 {
 		fmt.Printf("keeping the status page up for %v (Ctrl-C to stop)\n", linger)
@@ -198,6 +237,59 @@ func run(ctx context.Context, workerPath string, nWorkers, nJobs int, addr strin
 		}
 	}
 	return nil
+}
+
+// outcome is how one job ended.
+type outcome struct {
+	completed bool
+	pid       int          // the worker that completed it
+	class     faults.Class // why it failed
+}
+
+// expect returns how job j must end: "" when it completes, else the class
+// of its final error. The worker retries a transient failure up to 3 times
+// in all; the host dispatches a job up to 2 times.
+func expect(j protocol.Job) faults.Class {
+	switch {
+	case j.Invalid:
+		return faults.Permanent
+	case j.FlakyAttempts >= 3:
+		return faults.Transient
+	}
+	return ""
+}
+
+// checkOutcomes checks that every job ended as its script says: completed
+// by one of the pool's workers, or dead-lettered with its class after one
+// attempt (permanent: never re-dispatched) or two (transient: re-dispatched
+// once).
+func checkOutcomes(c *check.Checker, nJobs int, got map[string]outcome, dead []action.Entry, pids []int) {
+	entries := make(map[string]action.Entry)
+	for _, e := range dead {
+		entries[e.JobID] = e
+	}
+	for i := range nJobs {
+		j := script(i)
+		o, ok := got[j.ID]
+		if !c.That(ok, "job %s has no result", j.ID) {
+			continue
+		}
+		e, inDead := entries[j.ID]
+		switch want := expect(j); want {
+		case "":
+			c.That(o.completed && slices.Contains(pids, o.pid) && !inDead,
+				"job %s: completed=%v by pid %d (dead-lettered: %v), want completed by one of %v", j.ID, o.completed, o.pid, inDead, pids)
+		default:
+			attempts := 1
+			if want == faults.Transient {
+				attempts = 2
+			}
+			c.That(!o.completed && o.class == want && inDead && e.Attempts == attempts,
+				"job %s: completed=%v class %q, dead-lettered %v after %d attempts, want failed %q and dead-lettered after %d",
+				j.ID, o.completed, o.class, inDead, e.Attempts, want, attempts)
+		}
+	}
+	c.That(len(dead) == len(entries) && len(entries) <= nJobs, "%d dead letters for %d jobs, want one per failed job", len(dead), len(entries))
 }
 
 // script decides how job i behaves, so every path shows.

@@ -2,7 +2,8 @@
 // chain that adds trace context and credentials, validates and audits
 // calls; a worker chain that audits, authenticates and rewrites requests.
 // It shows the order they run in, and that a failing middleware on either
-// side fails its call at once with an error that names it.
+// side fails its call at once with an error that names it. It checks every
+// result it shows and exits with status 1 if one is not what it expects.
 //
 //	go build -o bin/middleware-worker ./examples/middleware/worker
 //	go run ./examples/middleware -worker bin/middleware-worker
@@ -17,10 +18,12 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"regexp"
 	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/isolated-workers/isolated-workers-go/examples/internal/check"
 	"github.com/isolated-workers/isolated-workers-go/examples/middleware/protocol"
 	"github.com/isolated-workers/isolated-workers-go/host"
 	"github.com/isolated-workers/isolated-workers-go/shared"
@@ -30,13 +33,18 @@ func main() {
 	workerPath := flag.String("worker", "bin/middleware-worker", "path to the worker binary")
 	verbose := flag.Bool("v", false, "also show the worker middleware's debug records")
 	flag.Parse()
-	if err := run(*workerPath, *verbose); err != nil {
+	c := check.New()
+	if err := run(c, *workerPath, *verbose); err != nil {
 		fmt.Fprintln(os.Stderr, "middleware:", err)
 		os.Exit(1)
 	}
+	c.Exit()
 }
 
-func run(workerPath string, verbose bool) error {
+// traceParentRE is a W3C traceparent: version, trace id, parent id, flags.
+var traceParentRE = regexp.MustCompile(`^00-[0-9a-f]{32}-[0-9a-f]{16}-01$`)
+
+func run(c *check.Checker, workerPath string, verbose bool) error {
 	ctx := context.Background()
 	level := hclog.Info
 	if verbose {
@@ -75,6 +83,10 @@ func run(workerPath string, verbose bool) error {
 	fmt.Printf("2. greet(%q) -> %q: the worker's normalize middleware rewrote the request\n", "  ada   lovelace ", res.Greeting)
 	fmt.Printf("3. order, left to right: host request through [%s]; worker reply through [%s]\n", res.HostVia, audit.lastWorkerVia())
 	fmt.Printf("4. the handler saw the traceparent the host middleware added: %s\n", res.TraceParent)
+	c.That(res.Greeting == "Hello, Ada Lovelace!", "2. greet -> %q, want %q", res.Greeting, "Hello, Ada Lovelace!")
+	c.That(res.HostVia == "trace,auth,validate,audit", "3. host middleware order [%s], want [trace,auth,validate,audit]", res.HostVia)
+	c.That(audit.lastWorkerVia() == "audit,auth,normalize", "3. worker middleware order [%s], want [audit,auth,normalize]", audit.lastWorkerVia())
+	c.That(traceParentRE.MatchString(res.TraceParent), "4. the handler saw traceparent %q, want a W3C traceparent", res.TraceParent)
 
 	// A caller's own trace context wins: traceContext only fills it in.
 	const parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
@@ -83,30 +95,41 @@ func run(workerPath string, verbose bool) error {
 		return err
 	}
 	fmt.Printf("5. a caller's traceparent is kept: handler saw %s (same: %v)\n", res.TraceParent, res.TraceParent == parent)
+	c.That(res.TraceParent == parent, "5. the handler saw traceparent %q, want the caller's %q", res.TraceParent, parent)
 
 	// Host side: validate (index 2) refuses; audit (index 3) never runs and
 	// nothing is sent.
 	before := audit.count()
 	t := time.Now()
 	_, err = host.Call(ctx, w, protocol.Greet, protocol.GreetReq{Name: ""})
-	var me *shared.MiddlewareError
-	fmt.Printf("6. host middleware refuses in %v: %v\n", since(t), err)
+	me := &shared.MiddlewareError{Index: -1}
+	isMW := errors.As(err, &me)
+	fmt.Printf("6. (expected) host middleware refuses in %v: %v\n", since(t), err)
 	fmt.Printf("   errors.As MiddlewareError: %v (index %d, %s); audit ran %d more times: later middleware did not run\n",
-		errors.As(err, &me), me.Index, me.Direction, audit.count()-before)
+		isMW, me.Index, me.Direction, audit.count()-before)
+	c.That(isMW && me.Index == 2 && me.Direction == shared.Outgoing, "6. empty name -> %v, want a MiddlewareError at index 2, outgoing", err)
+	c.That(audit.count() == before, "6. audit ran %d more times after validate refused, want 0", audit.count()-before)
 
 	// Worker side: a wrong credential (the auth middleware only fills in a
 	// missing one) is refused by the worker's requireAuth (index 1) with an
 	// error reply, at once, not after the 5 s CallTimeout.
 	t = time.Now()
 	_, err = host.Call(shared.WithHeader(ctx, protocol.AuthHeader, "Bearer wrong"), w, protocol.Greet, protocol.GreetReq{Name: "mallory"})
-	var re *shared.RemoteError
-	fmt.Printf("7. worker middleware refuses in %v: %v\n", since(t), err)
-	fmt.Printf("   errors.As RemoteError: %v (code %q)\n", errors.As(err, &re), re.Code)
+	re := &shared.RemoteError{}
+	isRemote := errors.As(err, &re)
+	fmt.Printf("7. (expected) worker middleware refuses in %v: %v\n", since(t), err)
+	fmt.Printf("   errors.As RemoteError: %v (code %q)\n", isRemote, re.Code)
+	// At once: the refusal is the worker's reply, not the CallTimeout.
+	c.That(isRemote && re.Code == shared.CodeMiddleware && !errors.Is(err, context.DeadlineExceeded),
+		"7. wrong credential -> %v, want a RemoteError with code %q", err, shared.CodeMiddleware)
 
 	res, err = host.Call(ctx, w, protocol.Greet, protocol.GreetReq{Name: "alan"})
 	fmt.Printf("8. the worker keeps serving: %q %v\n", res.Greeting, err)
+	c.That(err == nil && res.Greeting == "Hello, Alan!", "8. greet -> %q, %v, want %q", res.Greeting, err, "Hello, Alan!")
 
-	fmt.Println("9. close:", w.Close())
+	err = w.Close()
+	fmt.Println("9. close:", err)
+	c.NoError("9. Close", err)
 	return nil
 }
 

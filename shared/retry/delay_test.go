@@ -72,17 +72,44 @@ func TestDelaySchedule(t *testing.T) {
 	}
 }
 
+// TestDelayNoOverflow: base·2^n past math.MaxInt64 is capped at MaxDelay,
+// never wrapped to a negative or small duration.
 func TestDelayNoOverflow(t *testing.T) {
-	p := retry.Policy{NoJitter: true, BaseDelay: time.Hour, MaxDelay: math.MaxInt64}
-	for _, n := range []int{30, 40, 62, 63, 64, 1000, math.MaxInt} {
-		d, err := p.Delay(n, errFlaky)
-		if err != nil || d <= 0 || d > math.MaxInt64 {
-			t.Errorf("Delay(%d) = %v, %v, want a positive duration, nil", n, d, err)
+	const maxD = time.Duration(math.MaxInt64)
+	p := retry.Policy{NoJitter: true, BaseDelay: time.Hour, MaxDelay: maxD}
+	tests := []struct {
+		n    int
+		want time.Duration
+	}{
+		{0, time.Hour},
+		{20, time.Hour << 20},
+		{21, time.Hour << 21}, // the largest that fits: 7.6e18 ns
+		{22, maxD},            // time.Hour<<22 would wrap negative
+		{30, maxD},
+		{40, maxD},
+		{62, maxD},
+		{63, maxD},
+		{64, maxD},
+		{1000, maxD},
+		{math.MaxInt, maxD},
+	}
+	for _, tt := range tests {
+		if d, err := p.Delay(tt.n, errFlaky); err != nil || d != tt.want {
+			t.Errorf("Delay(%d) = %v, %v, want %v, nil", tt.n, d, err, tt.want)
 		}
 	}
+	// With jitter at the top of the window the delay is the whole window,
+	// even where float64(window) rounds above math.MaxInt64.
 	p.NoJitter, p.Rand = false, retrytest.Sequence(1)
-	if d, err := p.Delay(100, errFlaky); err != nil || d != math.MaxInt64 {
-		t.Errorf("Delay(100) with Rand 1 = %v, %v, want %v, nil", d, err, time.Duration(math.MaxInt64))
+	if d, err := p.Delay(100, errFlaky); err != nil || d != maxD {
+		t.Errorf("Delay(100) with Rand 1 = %v, %v, want %v, nil", d, err, maxD)
+	}
+	// A MaxDelay below the overflow point caps just the same.
+	p = retry.Policy{NoJitter: true, BaseDelay: time.Hour, MaxDelay: 48 * time.Hour}
+	for _, n := range []int{6, 22, 64, math.MaxInt} {
+		if d, err := p.Delay(n, errFlaky); err != nil || d != 48*time.Hour {
+			t.Errorf("Delay(%d) with MaxDelay 48h = %v, %v, want 48h0m0s, nil", n, d, err)
+		}
 	}
 }
 

@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"os/exec"
 	"slices"
 	"sync"
 	"testing"
@@ -12,14 +13,20 @@ import (
 	"github.com/isolated-workers/isolated-workers-go/test/testproto"
 )
 
+// benchWorker starts the test worker for b, without a logger, and closes
+// it when b ends. It fails b (not a throwaway testing.T) when the worker
+// cannot start.
 func benchWorker(b *testing.B) *host.Worker {
 	b.Helper()
-	cfg, _ := config(&testing.T{})
-	cfg.Logger = nil
-	cfg.LogLevel = 0
-	w, err := host.Start(context.Background(), cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	w, err := host.Start(ctx, host.Config{
+		Cmd:       exec.Command(bins["testworker"]),
+		Handshake: testproto.Handshake,
+		Name:      "testworker",
+	})
 	if err != nil {
-		b.Fatal(err)
+		b.Fatalf("start the benchmark's worker: %v", err)
 	}
 	b.Cleanup(func() { w.Close() })
 	return w

@@ -296,22 +296,33 @@ func withTimeout(d time.Duration) func() (context.Context, context.CancelFunc) {
 func TestCancelReachesHandler(t *testing.T) {
 	cfg, _ := config(t)
 	cancelled := eventsTo(&cfg, testproto.Cancelled, 1)
+	started := callsStarted(&cfg, 1)
 	w := start(t, cfg)
 	ctx, cancel := context.WithCancel(context.Background())
-	var txID string
-	cfg.TxIDGenerator = nil
+	startedID := make(chan string, 1)
 	go func() {
-		time.Sleep(100 * time.Millisecond)
+		// Cancel once the handler runs; if it never starts, cancel anyway
+		// so that Call returns, and fail below.
+		select {
+		case id := <-started:
+			startedID <- id
+		case <-time.After(20 * time.Second):
+			close(startedID)
+		}
 		cancel()
 	}()
 	_, err := host.Call(shared.WithHeader(ctx, "x", "y"), w, testproto.Sleep, 30_000)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled Call = %v, want context.Canceled", err)
 	}
+	wantID, ok := <-startedID
+	if !ok {
+		t.Fatal("the Sleep handler did not start within 20s")
+	}
 	select {
-	case txID = <-cancelled:
-		if txID == "" {
-			t.Error("handler saw no transaction id")
+	case txID := <-cancelled:
+		if txID == "" || txID != wantID {
+			t.Errorf("the cancelled handler saw transaction id %q, want %q (the one it started with)", txID, wantID)
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("the handler's context was not cancelled")
@@ -357,7 +368,9 @@ func TestHeadersTravelToHandler(t *testing.T) {
 }
 
 func TestCrashFailsPendingCallsAtOnce(t *testing.T) {
-	w, _ := startArgs(t)
+	cfg, _ := config(t)
+	started := callsStarted(&cfg, 10)
+	w := start(t, cfg)
 	ctx := ctxT(t)
 	var wg sync.WaitGroup
 	errs := make([]error, 10)
@@ -368,7 +381,7 @@ func TestCrashFailsPendingCallsAtOnce(t *testing.T) {
 			_, errs[i] = host.Call(ctx, w, testproto.Sleep, 60_000)
 		}()
 	}
-	time.Sleep(200 * time.Millisecond)
+	waitStarted(t, started, len(errs))
 	_, err := host.Call(ctx, w, testproto.Crash, 9)
 	wg.Wait()
 	for _, e := range append(errs, err) {
@@ -400,13 +413,14 @@ func TestKilledBySignal(t *testing.T) {
 func TestCloseFailsPendingAndKillsAfterGrace(t *testing.T) {
 	cfg, _ := config(t)
 	cfg.GracePeriod = 300 * time.Millisecond
+	started := callsStarted(&cfg, 1)
 	w := start(t, cfg)
 	errc := make(chan error, 1)
 	go func() {
 		_, err := host.Call(context.Background(), w, testproto.SleepStuck, 60_000)
 		errc <- err
 	}()
-	time.Sleep(100 * time.Millisecond)
+	waitStarted(t, started, 1)
 	pid := w.PID()
 	if err := w.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
@@ -426,13 +440,15 @@ func TestCloseFailsPendingAndKillsAfterGrace(t *testing.T) {
 }
 
 func TestShutdownWaitsForPendingCalls(t *testing.T) {
-	w, _ := startArgs(t)
+	cfg, _ := config(t)
+	started := callsStarted(&cfg, 1)
+	w := start(t, cfg)
 	res := make(chan string, 1)
 	go func() {
 		got, _ := host.Call(context.Background(), w, testproto.Sleep, 300)
 		res <- got
 	}()
-	time.Sleep(50 * time.Millisecond)
+	waitStarted(t, started, 1)
 	done := make(chan error, 1)
 	go func() { done <- w.Shutdown(context.Background()) }()
 	eventually(t, "new calls refused", func() bool {
@@ -451,9 +467,11 @@ func TestShutdownWaitsForPendingCalls(t *testing.T) {
 }
 
 func TestShutdownContextExpires(t *testing.T) {
-	w, _ := startArgs(t)
+	cfg, _ := config(t)
+	started := callsStarted(&cfg, 1)
+	w := start(t, cfg)
 	go host.Call(context.Background(), w, testproto.Sleep, 10_000)
-	time.Sleep(50 * time.Millisecond)
+	waitStarted(t, started, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	err := w.Shutdown(ctx)
@@ -548,12 +566,48 @@ func TestEventsArriveInOrder(t *testing.T) {
 func TestDuplicateTxIDIsRefused(t *testing.T) {
 	cfg, _ := config(t)
 	cfg.TxIDGenerator = func(*shared.AnyMessage) string { return "same-id" }
+	started := callsStarted(&cfg, 1)
 	w := start(t, cfg)
-	go host.Call(context.Background(), w, testproto.Sleep, 500)
-	time.Sleep(50 * time.Millisecond)
+	go host.Call(context.Background(), w, testproto.Sleep, 30_000) // ends with Close
+	waitStarted(t, started, 1)
 	_, err := host.Call(ctxT(t), w, testproto.Ping, "x")
 	if !errors.Is(err, shared.ErrDuplicateTxID) || !strings.Contains(err.Error(), `"same-id"`) {
 		t.Errorf("second call with the same id = %v, want ErrDuplicateTxID naming the id", err)
+	}
+}
+
+// callsStarted makes cfg's OnEvent send the transaction id of every Sleep
+// or SleepStuck call the worker started to the returned channel, which
+// holds up to n; other events go on to the OnEvent cfg had before.
+func callsStarted(cfg *host.Config, n int) <-chan string {
+	ch := make(chan string, n)
+	next := cfg.OnEvent
+	cfg.OnEvent = func(ev host.Event) {
+		if id, ok, _ := host.DecodeEvent(ev, testproto.Started); ok {
+			select {
+			case ch <- id:
+			default:
+			}
+			return
+		}
+		if next != nil {
+			next(ev)
+		}
+	}
+	return ch
+}
+
+// waitStarted waits until n calls have started in the worker, as told by
+// their Started events, and fails the test if they have not within 20 s.
+func waitStarted(t *testing.T, started <-chan string, n int) {
+	t.Helper()
+	timeout := time.After(20 * time.Second)
+	for i := range n {
+		select {
+		case <-started:
+		case <-timeout:
+			t.Fatalf("%d of %d calls started in the worker within 20s", i, n)
+		}
 	}
 }
 

@@ -209,13 +209,15 @@ func TestHostConnectTimeoutAtStartup(t *testing.T) {
 }
 
 func TestDisconnectShutdownBehavior(t *testing.T) {
-	w, _ := startArgs(t) // plugin.Shutdown is the default
+	cfg, _ := config(t) // plugin.Shutdown is the default
+	started := callsStarted(&cfg, 1)
+	w := start(t, cfg)
 	errc := make(chan error, 1)
 	go func() {
 		_, err := host.Call(context.Background(), w, testproto.Sleep, 10_000)
 		errc <- err
 	}()
-	time.Sleep(50 * time.Millisecond)
+	waitStarted(t, started, 1)
 	if err := w.Disconnect(); err != nil {
 		t.Fatalf("Disconnect: %v", err)
 	}
@@ -280,7 +282,9 @@ func TestKeepAliveWorkerExitsAfterHostConnectTimeout(t *testing.T) {
 }
 
 func TestConnectionLostFailsInFlightCallsAtOnce(t *testing.T) {
-	w, _ := startArgs(t, "-keepalive")
+	cfg, _ := config(t, "-keepalive")
+	started := callsStarted(&cfg, 5)
+	w := start(t, cfg)
 	ctx := ctxT(t)
 	var wg sync.WaitGroup
 	errs := make([]error, 5)
@@ -291,7 +295,7 @@ func TestConnectionLostFailsInFlightCallsAtOnce(t *testing.T) {
 			_, errs[i] = host.Call(ctx, w, testproto.Sleep, 30_000)
 		}()
 	}
-	time.Sleep(100 * time.Millisecond)
+	waitStarted(t, started, len(errs))
 	start := time.Now()
 	if _, err := host.Call(ctx, w, testproto.DropConn, ""); err != nil {
 		t.Fatal(err)
@@ -433,7 +437,7 @@ func TestCloseStopsDisconnectedWorker(t *testing.T) {
 // the waiting host is told so instead of being accepted by a worker on its
 // way out.
 func TestHostWaitingOnShutdownWorkerIsRefused(t *testing.T) {
-	first, _ := startArgs(t)
+	first, firstLog := startArgs(t)
 	cfg, _ := config(t)
 	errc := make(chan error, 1)
 	go func() {
@@ -443,7 +447,11 @@ func TestHostWaitingOnShutdownWorkerIsRefused(t *testing.T) {
 		}
 		errc <- err
 	}()
-	time.Sleep(300 * time.Millisecond) // the second host is now waiting in the worker (it waits up to 2 s)
+	// The worker tells its connected host, at debug level, when a new host
+	// starts waiting for it to disconnect (for up to 2 s).
+	eventually(t, "the second host to wait in the worker", func() bool {
+		return firstLog.find("a new host waits for the connected one to disconnect") != nil
+	})
 	if err := first.Disconnect(); err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"bytes"
+	"debug/buildinfo"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -33,7 +34,7 @@ func TestMain(m *testing.M) {
 		"jobs-worker": "github.com/isolated-workers/isolated-workers-go/examples/jobs/worker",
 	} {
 		out := filepath.Join(dir, name)
-		cmd := exec.Command("go", "build", "-o", out, pkg)
+		cmd := goBuild(out, pkg)
 		cmd.Stderr = os.Stderr
 		if err := cmd.Run(); err != nil {
 			fmt.Fprintf(os.Stderr, "build %s: %v\n", pkg, err)
@@ -50,6 +51,18 @@ func TestMain(m *testing.M) {
 	}
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// goBuild returns the command that builds package pkg into the binary out,
+// with -race when the tests run with it: a race in a worker then shows in
+// the worker's stderr and fails it with exit status 66, instead of going
+// unseen.
+func goBuild(out, pkg string) *exec.Cmd {
+	args := []string{"build"}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	return exec.Command("go", append(args, "-o", out, pkg)...)
 }
 
 // logSink collects hclog JSON records written by a host logger.
@@ -92,4 +105,24 @@ func (s *logSink) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.buf.String()
+}
+
+// TestWorkerBinariesMatchRaceMode checks that TestMain built the worker
+// binaries with -race exactly when this test binary has it.
+func TestWorkerBinariesMatchRaceMode(t *testing.T) {
+	for name, path := range bins {
+		info, err := buildinfo.ReadFile(path)
+		if err != nil {
+			t.Fatalf("read build info of %s: %v", name, err)
+		}
+		race := false
+		for _, s := range info.Settings {
+			if s.Key == "-race" && s.Value == "true" {
+				race = true
+			}
+		}
+		if race != raceEnabled {
+			t.Errorf("worker binary %s built with -race=%v, want %v (the tests' own mode)", name, race, raceEnabled)
+		}
+	}
 }

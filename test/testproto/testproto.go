@@ -70,3 +70,8 @@ var Cancelled = shared.NewEvent[string]("cancelled")
 // SleepEnded is emitted with ctx.Err()'s text when a Sleep handler's
 // context ends.
 var SleepEnded = shared.NewEvent[string]("sleep-ended")
+
+// Started is emitted with the call's transaction id when a Sleep or
+// SleepStuck handler starts, so that a test waits for the call to be in
+// the worker instead of sleeping.
+var Started = shared.NewEvent[string]("started")

@@ -93,6 +93,7 @@ func handlers() plugin.HandlerSet {
 		plugin.Handle(testproto.EchoItem, func(ctx context.Context, it testproto.Item) (testproto.Item, error) { return it, nil }),
 		plugin.Handle(testproto.Echo, func(ctx context.Context, b []byte) ([]byte, error) { return b, nil }),
 		plugin.Handle(testproto.Sleep, func(ctx context.Context, ms int) (string, error) {
+			plugin.Emit(ctx, testproto.Started, plugin.TxID(ctx))
 			select {
 			case <-time.After(time.Duration(ms) * time.Millisecond):
 				return "slept", nil
@@ -104,6 +105,7 @@ func handlers() plugin.HandlerSet {
 			}
 		}),
 		plugin.Handle(testproto.SleepStuck, func(ctx context.Context, ms int) (string, error) {
+			plugin.Emit(ctx, testproto.Started, plugin.TxID(ctx))
 			time.Sleep(time.Duration(ms) * time.Millisecond)
 			return "slept", nil
 		}),

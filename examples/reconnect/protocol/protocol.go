@@ -28,3 +28,7 @@ var (
 	// Sleep sleeps n ms, or until the call is cancelled or the host goes.
 	Sleep = shared.NewMessage[int, string]("sleep")
 )
+
+// SleepStarted is emitted when a Sleep call starts in the worker, so the
+// host knows the call is in flight without guessing how long that takes.
+var SleepStarted = shared.NewEvent[struct{}]("sleep-started")

@@ -37,6 +37,7 @@ func main() {
 				return protocol.Count{PID: os.Getpid(), Calls: int(calls.Add(1))}, nil
 			}),
 			plugin.Handle(protocol.Sleep, func(ctx context.Context, ms int) (string, error) {
+				plugin.Emit(ctx, protocol.SleepStarted, struct{}{})
 				select {
 				case <-time.After(time.Duration(ms) * time.Millisecond):
 					return "slept", nil
