@@ -206,10 +206,11 @@ func (r *Reader) rawErr(err error, got, n int) error {
 }
 
 // Append appends body and term to dst after checking that body does not
-// contain term and is at most max bytes.
+// contain term and is at most max bytes (else the error is a
+// *shared.FrameTooLargeError).
 func Append(dst, body, term []byte, max int) ([]byte, error) {
 	if len(body) > max {
-		return dst, fmt.Errorf("%w: %d bytes, limit %d", shared.ErrFrameTooLarge, len(body), max)
+		return dst, &shared.FrameTooLargeError{Size: len(body), Limit: max}
 	}
 	start := len(dst)
 	dst = append(dst, body...)

@@ -216,7 +216,7 @@ func TestAppend(t *testing.T) {
 		{name: "exactly max", body: "12345", term: "\n", max: 5, want: "12345\n"},
 		{
 			name: "over max", dst: "keep", body: "123456", term: "\n", max: 5, want: "keep",
-			wantErr: "frame exceeds the maximum frame size: 6 bytes, limit 5", is: shared.ErrFrameTooLarge,
+			wantErr: "frame exceeds the maximum frame size: frame of 6 bytes, limit 5", is: shared.ErrFrameTooLarge,
 		},
 		{
 			name: "contains the terminator", dst: "keep", body: "a\nb", term: "\n", want: "keep",
