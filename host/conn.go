@@ -28,6 +28,7 @@ type conn struct {
 	calls   *wire.Writer
 	bulk    *wire.Writer
 	hello   handshake.WorkerHello
+	codec   *wire.Codec // the worker's codec, refusing what the worker said it would refuse
 
 	mu      sync.Mutex
 	pending map[string]*call
@@ -114,7 +115,8 @@ func (w *Worker) helloConn(ctx context.Context, ymx *yamux.Session) (*conn, erro
 	if w.pid == 0 {
 		w.pid = wh.PID
 	}
-	c := &conn{w: w, ymx: ymx, control: control, hello: wh, pending: make(map[string]*call)}
+	c := &conn{w: w, ymx: ymx, control: control, hello: wh, pending: make(map[string]*call),
+		codec: w.codec.WithPeerLimits("worker", wh.MaxFrameSize, wh.MaxRawSize)}
 	calls, err := openStream(ymx, wire.StreamCalls)
 	if err != nil {
 		return nil, fmt.Errorf("open calls stream: %w", err)
@@ -134,8 +136,12 @@ func (w *Worker) helloConn(ctx context.Context, ymx *yamux.Session) (*conn, erro
 	c.calls, c.bulk = wire.NewWriter(calls), wire.NewWriter(bulk)
 	maxFrame := w.codec.MaxFrame()
 	term := w.codec.Terminator()
-	c.goRead(func() { c.readReplies(frame.NewReader(bufio.NewReaderSize(calls, 64<<10), term, maxFrame)) })
-	c.goRead(func() { c.readReplies(frame.NewReader(bufio.NewReaderSize(bulk, 64<<10), term, maxFrame)) })
+	callsR := frame.NewReader(bufio.NewReaderSize(calls, 64<<10), term, maxFrame)
+	callsR.SetStallTimeout(rawStallTimeout, calls.SetReadDeadline)
+	bulkR := frame.NewReader(bufio.NewReaderSize(bulk, 64<<10), term, maxFrame)
+	bulkR.SetStallTimeout(rawStallTimeout, bulk.SetReadDeadline)
+	c.goRead(func() { c.readReplies(callsR) })
+	c.goRead(func() { c.readReplies(bulkR) })
 	c.goRead(func() { c.readLogs(bufio.NewReaderSize(logs, 16<<10)) })
 	c.goRead(func() { c.readEvents(frame.NewReader(bufio.NewReaderSize(events, 16<<10), term, maxFrame)) })
 	c.goRead(func() { c.readControl(br) })
@@ -234,11 +240,36 @@ func (c *conn) readControl(br *bufio.Reader) {
 	}
 }
 
+// rawStallTimeout bounds the wait for the rest of a raw reply body (see
+// wire.RawStallTimeout); a variable so tests can shorten it.
+var rawStallTimeout = wire.RawStallTimeout
+
 // readReplies delivers results and errors to the calls waiting for them.
+// A reply too large for the host fails its call alone (the reader skips it
+// and stays in step); a reply whose raw body stalls fails its call, and the
+// connection, whose stream is then out of step.
 func (c *conn) readReplies(r *frame.Reader) {
 	for {
 		h, body, err := c.w.codec.Read(r)
 		if err != nil {
+			var tl *shared.FrameTooLargeError
+			switch {
+			case errors.As(err, &tl) && h.ID != "":
+				tl.Owner = "host"
+				c.w.logger.Warn("reply too large; failing its call", "worker", c.w.cfg.Name, "txid", h.ID, "type", h.Type, "error", tl)
+				c.deliver(&h, func(*call) reply { return reply{err: fmt.Errorf("reply from worker %q: %w", c.w.cfg.Name, tl)} })
+				continue
+			case errors.As(err, &tl):
+				// No call to fail, and whatever payload followed the header
+				// would be read as the next header: the stream is lost.
+				tl.Owner = "host"
+				c.close(fmt.Errorf("worker %q: %w: %w", c.w.cfg.Name, ErrConnectionLost, tl))
+				return
+			case errors.Is(err, shared.ErrBodyStalled) && h.ID != "":
+				c.deliver(&h, func(*call) reply {
+					return reply{err: fmt.Errorf("reply from worker %q: %s %q: %w", c.w.cfg.Name, h.Kind, h.Type, err)}
+				})
+			}
 			c.lost(err)
 			return
 		}
@@ -246,14 +277,19 @@ func (c *conn) readReplies(r *frame.Reader) {
 			c.w.logger.Warn("unexpected message from worker", "worker", c.w.cfg.Name, "kind", h.Kind, "type", h.Type)
 			continue
 		}
-		c.mu.Lock()
-		cl := c.pending[h.ID]
-		delete(c.pending, h.ID)
-		c.mu.Unlock()
-		if cl == nil {
-			c.w.logger.Debug("reply for a call no longer waiting", "worker", c.w.cfg.Name, "txid", h.ID, "type", h.Type)
-		} else {
-			cl.done <- cl.decode(&h, body)
-		}
+		c.deliver(&h, func(cl *call) reply { return cl.decode(&h, body) })
 	}
+}
+
+// deliver hands the reply to h's call, if it still waits.
+func (c *conn) deliver(h *wire.Header, rep func(*call) reply) {
+	c.mu.Lock()
+	cl := c.pending[h.ID]
+	delete(c.pending, h.ID)
+	c.mu.Unlock()
+	if cl == nil {
+		c.w.logger.Debug("reply for a call no longer waiting", "worker", c.w.cfg.Name, "txid", h.ID, "type", h.Type)
+		return
+	}
+	cl.done <- rep(cl)
 }
