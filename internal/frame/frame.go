@@ -28,6 +28,7 @@ type Reader struct {
 
 	stall       time.Duration
 	setDeadline func(time.Time) error
+	deadlineSet bool // a stall deadline is set on the stream
 }
 
 // NewReader returns a Reader over br splitting on term and refusing frames
@@ -164,9 +165,7 @@ func (r *Reader) ReadRaw(n int) ([]byte, error) {
 // DiscardRaw reads and drops n raw bytes, holding none of them.
 func (r *Reader) DiscardRaw(n int) error {
 	for done := 0; done < n; {
-		if r.stall > 0 {
-			r.setDeadline(time.Now().Add(r.stall))
-		}
+		r.armDeadline()
 		m, err := r.br.Discard(min(n-done, r.br.Size()))
 		done += m
 		if err != nil {
@@ -177,17 +176,29 @@ func (r *Reader) DiscardRaw(n int) error {
 	return nil
 }
 
-// read reads into p, with the stall deadline when one is set.
+// read reads into p, with the stall deadline when one is set. Bytes
+// already buffered need none: a small body that came with its header sets
+// no deadline.
 func (r *Reader) read(p []byte) (int, error) {
-	if r.stall > 0 && r.br.Buffered() == 0 {
-		r.setDeadline(time.Now().Add(r.stall))
+	if r.br.Buffered() == 0 {
+		r.armDeadline()
 	}
 	return r.br.Read(p)
 }
 
-func (r *Reader) clearDeadline() {
+// armDeadline sets the stall deadline from now, if there is a stall
+// timeout.
+func (r *Reader) armDeadline() {
 	if r.stall > 0 {
+		r.setDeadline(time.Now().Add(r.stall))
+		r.deadlineSet = true
+	}
+}
+
+func (r *Reader) clearDeadline() {
+	if r.deadlineSet {
 		r.setDeadline(time.Time{})
+		r.deadlineSet = false
 	}
 }
 
