@@ -255,14 +255,12 @@ func (c *conn) readReplies(r *frame.Reader) {
 			var tl *shared.FrameTooLargeError
 			switch {
 			case errors.As(err, &tl) && h.ID != "":
-				tl.Owner = "host"
 				c.w.logger.Warn("reply too large; failing its call", "worker", c.w.cfg.Name, "txid", h.ID, "type", h.Type, "error", tl)
 				c.deliver(&h, func(*call) reply { return reply{err: fmt.Errorf("reply from worker %q: %w", c.w.cfg.Name, tl)} })
 				continue
 			case errors.As(err, &tl):
 				// No call to fail, and whatever payload followed the header
 				// would be read as the next header: the stream is lost.
-				tl.Owner = "host"
 				c.close(fmt.Errorf("worker %q: %w: %w", c.w.cfg.Name, ErrConnectionLost, tl))
 				return
 			case errors.Is(err, shared.ErrBodyStalled) && h.ID != "":

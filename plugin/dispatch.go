@@ -146,13 +146,22 @@ func (c *hostConn) frameReader(st *yamux.Stream, br *bufio.Reader) *frame.Reader
 // error naming both sizes. A message whose header was too large cannot be
 // answered: it is logged.
 func (c *hostConn) refuseTooLarge(h *wire.Header, tl *shared.FrameTooLargeError) {
-	tl.Owner = "worker"
 	if h.ID == "" || h.Kind != shared.KindRequest {
 		c.s.logger.Warn("skipped a message from the host that is too large", "kind", h.Kind, "type", h.Type, "error", tl)
 		return
 	}
 	c.s.logger.Warn("refused a request that is too large", "type", h.Type, "txid", h.ID, "error", tl)
 	c.replyError(h, &shared.RemoteError{Code: shared.CodeFrameTooLarge, Message: tl.Error()})
+}
+
+// encodeErrorCode is the code of the error reply for a reply that could
+// not be encoded: CodeFrameTooLarge when it was over the worker's limits
+// (the error names them), else CodeEncode.
+func encodeErrorCode(err error) string {
+	if errors.Is(err, shared.ErrFrameTooLarge) {
+		return shared.CodeFrameTooLarge
+	}
+	return shared.CodeEncode
 }
 
 // promote hands r to an idle goroutine, or to a new one.
@@ -290,7 +299,7 @@ func (c *hostConn) send(h *wire.Header, payload any) {
 		if h.Kind == shared.KindError {
 			return
 		}
-		c.replyError(h, &shared.RemoteError{Code: shared.CodeEncode, Message: err.Error()})
+		c.replyError(h, &shared.RemoteError{Code: encodeErrorCode(err), Message: err.Error()})
 		return
 	}
 	*bp = out

@@ -36,7 +36,7 @@ const (
 	CodeDeadline       = "deadline_exceeded" // the call's deadline passed in the worker
 	CodeDuplicateTxID  = "duplicate_txid"    // a transaction id was reused in flight
 	CodeEncode         = "encode"            // the result could not be encoded
-	CodeFrameTooLarge  = "frame_too_large"   // the request exceeded the worker's MaxFrameSize or MaxRawSize
+	CodeFrameTooLarge  = "frame_too_large"   // the request, or the result, exceeded the worker's MaxFrameSize or MaxRawSize
 )
 
 // FrameTooLargeError says a frame or raw payload exceeded a size limit; it

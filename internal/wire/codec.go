@@ -21,8 +21,10 @@ type Codec struct {
 	maxRaw   int
 	names    map[string]string
 
+	// self names this side ("host", "worker") in errors about its limits.
+	self string
 	// Encode's limits: the smaller of this side's and the peer's, and
-	// whose they are ("" for this side's own).
+	// whose they are.
 	sendFrame, sendRaw   int
 	frameOwner, rawOwner string
 }
@@ -38,6 +40,15 @@ func NewCodec(ser shared.Serializer, maxFrame, maxRaw int, names []string) *Code
 		c.names[n] = n
 	}
 	return c
+}
+
+// WithOwner returns a copy of c whose errors about its own limits say they
+// are self's ("host" or "worker"): "request of 8213 bytes exceeds the
+// worker's MaxFrameSize 4096". Call it before WithPeerLimits.
+func (c *Codec) WithOwner(self string) *Codec {
+	cc := *c
+	cc.self, cc.frameOwner, cc.rawOwner = self, self, self
+	return &cc
 }
 
 // WithPeerLimits returns a copy of c whose Encode also refuses what the
@@ -131,8 +142,8 @@ var ErrMalformed = errors.New("malformed message")
 // BodyFrame (valid until the next read), or a fresh slice for BodyRaw.
 //
 // A message too large is dropped without being held in memory, and the
-// error is a *shared.FrameTooLargeError (LimitName set, Owner left to the
-// caller). The stream stays in step: the next Read returns the next
+// error is a *shared.FrameTooLargeError naming this side's limit (see
+// WithOwner). The stream stays in step: the next Read returns the next
 // message. When only the payload was too large, h is the message's header,
 // so the caller can answer or fail that call; when the header itself was
 // too large, h is zero and whatever payload frame followed it would be
@@ -146,7 +157,7 @@ func (c *Codec) Read(r *frame.Reader) (h Header, body []byte, err error) {
 	if err != nil {
 		var tl *shared.FrameTooLargeError
 		if errors.As(err, &tl) {
-			tl.What, tl.LimitName = "header", "MaxFrameSize"
+			tl.What, tl.LimitName, tl.Owner = "header", "MaxFrameSize", c.self
 		}
 		return h, nil, err
 	}
@@ -163,7 +174,7 @@ func (c *Codec) Read(r *frame.Reader) (h Header, body []byte, err error) {
 		case errors.Is(err, io.EOF):
 			err = fmt.Errorf("%w: stream ended before the payload of %s %q", ErrMalformed, h.Kind, h.Type)
 		case errors.As(err, &tl):
-			tl.What, tl.LimitName = h.Kind.String(), "MaxFrameSize"
+			tl.What, tl.LimitName, tl.Owner = h.Kind.String(), "MaxFrameSize", c.self
 		}
 		return h, body, err
 	case BodyRaw:
@@ -171,7 +182,7 @@ func (c *Codec) Read(r *frame.Reader) (h Header, body []byte, err error) {
 			return h, nil, fmt.Errorf("%w: negative raw length %d", ErrMalformed, h.RawLen)
 		}
 		if h.RawLen > c.maxRaw {
-			tl := &shared.FrameTooLargeError{What: "raw " + h.Kind.String(), Size: h.RawLen, Limit: c.maxRaw, LimitName: "MaxRawSize"}
+			tl := &shared.FrameTooLargeError{What: "raw " + h.Kind.String(), Size: h.RawLen, Limit: c.maxRaw, LimitName: "MaxRawSize", Owner: c.self}
 			if err := r.DiscardRaw(h.RawLen); err != nil {
 				return h, nil, fmt.Errorf("skip the %s of %d bytes over MaxRawSize %d: %w", tl.What, tl.Size, tl.Limit, err)
 			}

@@ -85,3 +85,22 @@ func TestOversizeReplyFailsOnlyItsCall(t *testing.T) {
 		t.Errorf("Call(ping) after the oversize reply = %q, %v, want \"pong:after\", nil", got, err)
 	}
 }
+
+// TestResultOverWorkerLimit: a result over the worker's own MaxFrameSize
+// is refused by the worker with code frame_too_large, which matches
+// shared.ErrFrameTooLarge on the host; the worker keeps serving.
+func TestResultOverWorkerLimit(t *testing.T) {
+	w, _ := startArgs(t, "-max-frame", "4096")
+	_, err := host.Call(ctxT(t), w, testproto.Big, 8<<10)
+	var re *shared.RemoteError
+	if !errors.Is(err, shared.ErrFrameTooLarge) || !errors.As(err, &re) || re.Code != shared.CodeFrameTooLarge {
+		t.Fatalf("Call(big 8 KiB) with the worker's MaxFrameSize 4096 = %v, want a RemoteError of code %s matching ErrFrameTooLarge", err, shared.CodeFrameTooLarge)
+	}
+	want := `encode result "big": result of 8194 bytes exceeds the worker's MaxFrameSize 4096`
+	if re.Message != want {
+		t.Errorf("RemoteError.Message = %q, want %q", re.Message, want)
+	}
+	if got, err := host.Call(ctxT(t), w, testproto.Ping, "after"); err != nil || got != "pong:after" {
+		t.Errorf("Call(ping) after the refused result = %q, %v, want \"pong:after\", nil", got, err)
+	}
+}
