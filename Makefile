@@ -5,8 +5,10 @@ FUZZTIME ?= 30s
 # Packages with fuzz targets, and their targets (package:Target).
 FUZZ_TARGETS := \
 	./internal/frame:FuzzFrameReader \
+	./internal/frame:FuzzFrameResync \
 	./internal/wire:FuzzJSONHeader \
 	./internal/wire:FuzzCodecRead \
+	./internal/wire:FuzzCodecResync \
 	./handshake:FuzzParseEnv \
 	./handshake:FuzzHello \
 	./handshake:FuzzParseReady \

@@ -30,6 +30,11 @@ type WorkerHello struct {
 	PID                int      `json:"pid,omitempty"`
 	Messages           []string `json:"messages,omitempty"`
 	DisconnectBehavior string   `json:"disconnectBehavior,omitempty"`
+	// MaxFrameSize and MaxRawSize are the worker's limits: the largest
+	// frame and raw payload it accepts. A host refuses a request over them
+	// before sending anything. Zero (an older worker) means not stated.
+	MaxFrameSize int `json:"maxFrameSize,omitempty"`
+	MaxRawSize   int `json:"maxRawSize,omitempty"`
 }
 
 // Values of WorkerHello.DisconnectBehavior: what the worker does when its

@@ -31,6 +31,10 @@ func TestWriteHello(t *testing.T) {
 			want: `{"protocolVersion":1,"serializer":"json","fingerprint":"f","pid":7,"messages":["echo","ping"],"disconnectBehavior":"shutdown"}` + "\n",
 		},
 		{
+			v:    handshake.WorkerHello{ProtocolVersion: 1, Serializer: "json", Fingerprint: "f", PID: 7, MaxFrameSize: 4096, MaxRawSize: 1 << 20},
+			want: `{"protocolVersion":1,"serializer":"json","fingerprint":"f","pid":7,"maxFrameSize":4096,"maxRawSize":1048576}` + "\n",
+		},
+		{
 			v:    handshake.WorkerHello{Error: "authentication failed: wrong auth token from pid 9"},
 			want: `{"error":"authentication failed: wrong auth token from pid 9"}` + "\n",
 		},

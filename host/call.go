@@ -212,7 +212,7 @@ func (c *conn) abandon(id string) {
 func (c *conn) send(ctx context.Context, h *wire.Header, payload any) error {
 	bp := bufPool.Get().(*[]byte)
 	defer func() { *bp = (*bp)[:0]; bufPool.Put(bp) }()
-	out, raw, err := c.w.codec.Encode((*bp)[:0], h, payload)
+	out, raw, err := c.codec.Encode((*bp)[:0], h, payload)
 	*bp = out
 	if err != nil {
 		return err

@@ -28,6 +28,7 @@ type conn struct {
 	calls   *wire.Sender
 	bulk    *wire.Sender
 	hello   handshake.WorkerHello
+	codec   *wire.Codec // the worker's codec, refusing what the worker said it would refuse
 
 	// The streams the readers read, kept until start launches them.
 	br                            *bufio.Reader // the control stream, past the hello
@@ -131,7 +132,8 @@ func (w *Worker) helloConn(ctx context.Context, ymx *yamux.Session) (*conn, erro
 	if w.pid == 0 {
 		w.pid = wh.PID
 	}
-	c := &conn{w: w, ymx: ymx, control: control, hello: wh, pending: make(map[string]*call), abandoned: make(map[string]struct{})}
+	c := &conn{w: w, ymx: ymx, control: control, hello: wh, pending: make(map[string]*call), abandoned: make(map[string]struct{}),
+		codec: w.codec.WithPeerLimits("worker", wh.MaxFrameSize, wh.MaxRawSize)}
 	calls, err := openStream(ymx, wire.StreamCalls)
 	if err != nil {
 		return nil, fmt.Errorf("open calls stream: %w", err)
@@ -162,8 +164,12 @@ func (c *conn) start() {
 	term := c.w.codec.Terminator()
 	c.goRead(c.calls.Run)
 	c.goRead(c.bulk.Run)
-	c.goRead(func() { c.readReplies(frame.NewReader(bufio.NewReaderSize(c.callsR, 64<<10), term, maxFrame)) })
-	c.goRead(func() { c.readReplies(frame.NewReader(bufio.NewReaderSize(c.bulkR, 64<<10), term, maxFrame)) })
+	callsR := frame.NewReader(bufio.NewReaderSize(c.callsR, 64<<10), term, maxFrame)
+	callsR.SetStallTimeout(rawStallTimeout, c.callsR.SetReadDeadline)
+	bulkR := frame.NewReader(bufio.NewReaderSize(c.bulkR, 64<<10), term, maxFrame)
+	bulkR.SetStallTimeout(rawStallTimeout, c.bulkR.SetReadDeadline)
+	c.goRead(func() { c.readReplies(callsR) })
+	c.goRead(func() { c.readReplies(bulkR) })
 	c.goRead(func() { c.readLogs(bufio.NewReaderSize(c.logsR, 16<<10)) })
 	c.goRead(func() { c.readEvents(frame.NewReader(bufio.NewReaderSize(c.eventsR, 16<<10), term, maxFrame)) })
 	c.goRead(func() { c.readControl(c.br) })
@@ -261,11 +267,34 @@ func (c *conn) readControl(br *bufio.Reader) {
 	}
 }
 
+// rawStallTimeout bounds the wait for the rest of a raw reply body (see
+// wire.RawStallTimeout); a variable so tests can shorten it.
+var rawStallTimeout = wire.RawStallTimeout
+
 // readReplies delivers results and errors to the calls waiting for them.
+// A reply too large for the host fails its call alone (the reader skips it
+// and stays in step); a reply whose raw body stalls fails its call, and the
+// connection, whose stream is then out of step.
 func (c *conn) readReplies(r *frame.Reader) {
 	for {
 		h, body, err := c.w.codec.Read(r)
 		if err != nil {
+			var tl *shared.FrameTooLargeError
+			switch {
+			case errors.As(err, &tl) && h.ID != "":
+				c.w.logger.Warn("reply too large; failing its call", "worker", c.w.cfg.Name, "txid", h.ID, "type", h.Type, "error", tl)
+				c.deliver(&h, func(*call) reply { return reply{err: fmt.Errorf("reply from worker %q: %w", c.w.cfg.Name, tl)} })
+				continue
+			case errors.As(err, &tl):
+				// No call to fail, and whatever payload followed the header
+				// would be read as the next header: the stream is lost.
+				c.close(fmt.Errorf("worker %q: %w: %w", c.w.cfg.Name, ErrConnectionLost, tl))
+				return
+			case errors.Is(err, shared.ErrBodyStalled) && h.ID != "":
+				c.deliver(&h, func(*call) reply {
+					return reply{err: fmt.Errorf("reply from worker %q: %s %q: %w", c.w.cfg.Name, h.Kind, h.Type, err)}
+				})
+			}
 			c.lost(err)
 			return
 		}
@@ -275,22 +304,27 @@ func (c *conn) readReplies(r *frame.Reader) {
 			}
 			continue
 		}
-		c.mu.Lock()
-		cl := c.pending[h.ID]
-		delete(c.pending, h.ID)
-		_, late := c.abandoned[h.ID]
-		delete(c.abandoned, h.ID)
-		c.mu.Unlock()
-		switch {
-		case cl != nil:
-			cl.done <- cl.decode(&h, body)
-		case late:
-			c.w.logger.Debug("reply for a call no longer waiting", "worker", c.w.cfg.Name, "txid", h.ID, "type", h.Type)
-		default:
-			if ok, n := c.w.unknownReplies.Allow(); ok {
-				c.w.logger.Warn("reply from worker for a transaction id the host never sent or already answered; ignored",
-					"worker", c.w.cfg.Name, "txid", h.ID, "type", h.Type, "suppressed", n)
-			}
+		c.deliver(&h, func(cl *call) reply { return cl.decode(&h, body) })
+	}
+}
+
+// deliver hands the reply to h's call, if it still waits.
+func (c *conn) deliver(h *wire.Header, rep func(*call) reply) {
+	c.mu.Lock()
+	cl := c.pending[h.ID]
+	delete(c.pending, h.ID)
+	_, late := c.abandoned[h.ID]
+	delete(c.abandoned, h.ID)
+	c.mu.Unlock()
+	switch {
+	case cl != nil:
+		cl.done <- rep(cl)
+	case late:
+		c.w.logger.Debug("reply for a call no longer waiting", "worker", c.w.cfg.Name, "txid", h.ID, "type", h.Type)
+	default:
+		if ok, n := c.w.unknownReplies.Allow(); ok {
+			c.w.logger.Warn("reply from worker for a transaction id the host never sent or already answered; ignored",
+				"worker", c.w.cfg.Name, "txid", h.ID, "type", h.Type, "suppressed", n)
 		}
 	}
 }

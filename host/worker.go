@@ -64,7 +64,7 @@ func newWorker(cfg Config) *Worker {
 		logger: logger,
 		wlog:   logger.Named(cfg.Name),
 		mw:     shared.Chain(cfg.Middleware),
-		codec:  wire.NewCodec(cfg.Serializer, cfg.MaxFrameSize, cfg.MaxRawSize, nil),
+		codec:  wire.NewCodec(cfg.Serializer, cfg.MaxFrameSize, cfg.MaxRawSize, nil).WithOwner("host"),
 		fp:     shared.Fingerprint(cfg.Serializer),
 
 		unknownReplies: ratelog.New(warnEvery),

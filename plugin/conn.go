@@ -154,6 +154,8 @@ func (s *server) hello(ymx *yamux.Session) (*hostConn, error) {
 		PID:                os.Getpid(),
 		Messages:           s.names,
 		DisconnectBehavior: s.cfg.DisconnectBehavior.String(),
+		MaxFrameSize:       s.codec.MaxFrame(),
+		MaxRawSize:         s.codec.MaxRaw(),
 	})
 	if err != nil {
 		// c is claimed: serve must run to release it, and it will find the
@@ -205,11 +207,11 @@ func (c *hostConn) serveStream(st *yamux.Stream) {
 	case wire.StreamCalls:
 		c.calls = wire.NewWriter(st)
 		close(c.callsReady)
-		c.readCalls(frame.NewReader(br, c.s.codec.Terminator(), c.s.codec.MaxFrame()))
+		c.readCalls(c.frameReader(st, br))
 	case wire.StreamBulk:
 		c.bulk = wire.NewWriter(st)
 		close(c.bulkReady)
-		c.readCalls(frame.NewReader(br, c.s.codec.Terminator(), c.s.codec.MaxFrame()))
+		c.readCalls(c.frameReader(st, br))
 	case wire.StreamLogs:
 		c.s.logs.attach(st)
 	case wire.StreamEvents:

@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -100,6 +101,11 @@ const maxIdleHandlers = 64
 func (c *hostConn) readCalls(r *frame.Reader) {
 	for r != nil {
 		h, body, err := c.s.codec.Read(r)
+		var tl *shared.FrameTooLargeError
+		if errors.As(err, &tl) {
+			c.refuseTooLarge(&h, tl)
+			continue // the reader skipped it and is in step
+		}
 		if err != nil {
 			if !errors.Is(err, io.EOF) && !errors.Is(err, yamux.ErrStreamClosed) && c.ctx.Err() == nil {
 				c.s.logger.Error("bad message from host; closing the connection", "error", err)
@@ -127,6 +133,35 @@ func (c *hostConn) readCalls(r *frame.Reader) {
 			c.s.logger.Warn("unexpected message from host", "kind", h.Kind, "type", h.Type)
 		}
 	}
+}
+
+// frameReader returns the reader of a calls or bulk stream.
+func (c *hostConn) frameReader(st *yamux.Stream, br *bufio.Reader) *frame.Reader {
+	r := frame.NewReader(br, c.s.codec.Terminator(), c.s.codec.MaxFrame())
+	r.SetStallTimeout(wire.RawStallTimeout, st.SetReadDeadline)
+	return r
+}
+
+// refuseTooLarge answers a request the reader skipped as too large with an
+// error naming both sizes. A message whose header was too large cannot be
+// answered: it is logged.
+func (c *hostConn) refuseTooLarge(h *wire.Header, tl *shared.FrameTooLargeError) {
+	if h.ID == "" || h.Kind != shared.KindRequest {
+		c.s.logger.Warn("skipped a message from the host that is too large", "kind", h.Kind, "type", h.Type, "error", tl)
+		return
+	}
+	c.s.logger.Warn("refused a request that is too large", "type", h.Type, "txid", h.ID, "error", tl)
+	c.replyError(h, &shared.RemoteError{Code: shared.CodeFrameTooLarge, Message: tl.Error()})
+}
+
+// encodeErrorCode is the code of the error reply for a reply that could
+// not be encoded: CodeFrameTooLarge when it was over the worker's limits
+// (the error names them), else CodeEncode.
+func encodeErrorCode(err error) string {
+	if errors.Is(err, shared.ErrFrameTooLarge) {
+		return shared.CodeFrameTooLarge
+	}
+	return shared.CodeEncode
 }
 
 // promote hands r to an idle goroutine, or to a new one.
@@ -264,7 +299,7 @@ func (c *hostConn) send(h *wire.Header, payload any) {
 		if h.Kind == shared.KindError {
 			return
 		}
-		c.replyError(h, &shared.RemoteError{Code: shared.CodeEncode, Message: err.Error()})
+		c.replyError(h, &shared.RemoteError{Code: encodeErrorCode(err), Message: err.Error()})
 		return
 	}
 	*bp = out

@@ -131,7 +131,7 @@ func newServer(cfg Config, env handshake.Env, version int, ln *net.UnixListener)
 		connected: make(chan *hostConn),
 		stopping:  make(chan struct{}),
 	}
-	s.codec = wire.NewCodec(cfg.Serializer, cfg.MaxFrameSize, cfg.MaxRawSize, s.names)
+	s.codec = wire.NewCodec(cfg.Serializer, cfg.MaxFrameSize, cfg.MaxRawSize, s.names).WithOwner("worker")
 	s.logs = newOutbox(cfg.LogBuffer, droppedLogNotice)
 	s.events = newOutbox(cfg.LogBuffer, nil)
 	inner := cfg.Logger

@@ -1,11 +1,12 @@
 package shared
 
 import (
+	"cmp"
 	"context"
-	"time"
-
 	"errors"
 	"fmt"
+	"time"
+
 	"github.com/isolated-workers/isolated-workers-go/shared/faults"
 )
 
@@ -19,6 +20,9 @@ var (
 	// ErrDuplicateTxID: a transaction id was reused while its first call
 	// was still in flight.
 	ErrDuplicateTxID = errors.New("duplicate transaction id in flight")
+	// ErrBodyStalled: the peer announced a raw payload and then stopped
+	// sending it in the middle for longer than the stall timeout.
+	ErrBodyStalled = errors.New("peer stopped sending in the middle of a raw payload")
 )
 
 // Codes of RemoteErrors the library itself produces.
@@ -32,7 +36,45 @@ const (
 	CodeDeadline       = "deadline_exceeded" // the call's deadline passed in the worker
 	CodeDuplicateTxID  = "duplicate_txid"    // a transaction id was reused in flight
 	CodeEncode         = "encode"            // the result could not be encoded
+	CodeFrameTooLarge  = "frame_too_large"   // the request, or the result, exceeded the worker's MaxFrameSize or MaxRawSize
 )
+
+// FrameTooLargeError says a frame or raw payload exceeded a size limit; it
+// matches ErrFrameTooLarge with errors.Is. A call whose request or reply
+// was too large fails with it (or, when the worker refused the request,
+// with a *RemoteError of code CodeFrameTooLarge, which matches
+// ErrFrameTooLarge too); the connection keeps serving other calls.
+type FrameTooLargeError struct {
+	// What was too large: "request", "result", "header", "raw payload"...
+	// Empty means "frame".
+	What string
+	// Size is its size in bytes; with AtLeast it is a lower bound (the
+	// rest was not read).
+	Size    int
+	AtLeast bool
+	// Limit is the limit it exceeded, LimitName that limit's name
+	// ("MaxFrameSize" or "MaxRawSize") and Owner whose limit it is
+	// ("worker" or "host"), or empty when the error comes from the frame
+	// layer, which does not know.
+	Limit     int
+	LimitName string
+	Owner     string
+}
+
+func (e *FrameTooLargeError) Error() string {
+	size := fmt.Sprintf("%d bytes", e.Size)
+	if e.AtLeast {
+		size += " or more"
+	}
+	what := cmp.Or(e.What, "frame")
+	if e.Owner == "" {
+		return fmt.Sprintf("%v: %s of %s, limit %d", ErrFrameTooLarge, what, size, e.Limit)
+	}
+	return fmt.Sprintf("%s of %s exceeds the %s's %s %d", what, size, e.Owner, cmp.Or(e.LimitName, "MaxFrameSize"), e.Limit)
+}
+
+// Unwrap returns ErrFrameTooLarge.
+func (e *FrameTooLargeError) Unwrap() error { return ErrFrameTooLarge }
 
 // RemoteError is an error that a worker returned for a call. The host
 // receives it from host.Call; match it with errors.As:
@@ -69,8 +111,9 @@ func (e *RemoteError) RetryAfter() time.Duration {
 	return time.Duration(e.RetryAfterMillis) * time.Millisecond
 }
 
-// Is makes a remote cancellation match context.Canceled and a deadline that
-// passed in the worker match context.DeadlineExceeded, so a caller checks
+// Is makes a remote cancellation match context.Canceled, a deadline that
+// passed in the worker match context.DeadlineExceeded, and a request the
+// worker refused as too large match ErrFrameTooLarge, so a caller checks
 // errors.Is(err, context.DeadlineExceeded) whichever side noticed first.
 func (e *RemoteError) Is(target error) bool {
 	switch target {
@@ -78,6 +121,8 @@ func (e *RemoteError) Is(target error) bool {
 		return e.Code == CodeCanceled
 	case context.DeadlineExceeded:
 		return e.Code == CodeDeadline
+	case ErrFrameTooLarge:
+		return e.Code == CodeFrameTooLarge
 	}
 	return false
 }

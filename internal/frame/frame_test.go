@@ -6,9 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"runtime"
 	"strings"
 	"testing"
 	"testing/iotest"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/isolated-workers/isolated-workers-go/internal/frame"
@@ -27,11 +30,18 @@ var readers = []struct {
 	{"DataErrReader", iotest.DataErrReader},
 }
 
-// readAll reads frames until an error and returns copies of them.
+// readAll reads frames until an error other than a frame too large and
+// returns copies of them, with "<too large: N>" for a frame of N bytes
+// that was skipped.
 func readAll(r *frame.Reader) ([]string, error) {
 	var frames []string
 	for {
 		b, err := r.Next()
+		var tl *shared.FrameTooLargeError
+		if errors.As(err, &tl) {
+			frames = append(frames, fmt.Sprintf("<too large: %d>", tl.Size))
+			continue
+		}
 		if err != nil {
 			return frames, err
 		}
@@ -59,11 +69,13 @@ func TestReaderNext(t *testing.T) {
 		{name: "self-overlapping terminator", term: "aba", in: "xabababay", want: []string{"x", "b"}, wantErr: io.ErrUnexpectedEOF},
 		{name: "terminator repeats its last byte", term: "xyy", in: "1xyy2xyxyy", want: []string{"1", "2xy"}, wantErr: io.EOF},
 		{name: "frame of exactly max", term: "\n", max: 5, in: "12345\n6\n", want: []string{"12345", "6"}, wantErr: io.EOF},
-		{name: "frame over max", term: "\n", max: 5, in: "1\n123456\n7\n", want: []string{"1"}, wantErr: shared.ErrFrameTooLarge},
-		{name: "multi-byte frame over max", term: "\x00\x00", max: 3, in: "abcd\x00\x00", wantErr: shared.ErrFrameTooLarge},
-		{name: "no terminator past max", term: "\n", max: 4, in: strings.Repeat("z", 100), wantErr: shared.ErrFrameTooLarge},
+		{name: "frame over max", term: "\n", max: 5, in: "1\n123456\n7\n", want: []string{"1", "<too large: 6>", "7"}, wantErr: io.EOF},
+		{name: "multi-byte frame over max", term: "\x00\x00", max: 3, in: "abcd\x00\x00", want: []string{"<too large: 4>"}, wantErr: io.EOF},
+		{name: "terminator split after max", term: "\r\n", max: 3, in: "abcd\r\r\nok\r\n", want: []string{"<too large: 5>", "ok"}, wantErr: io.EOF},
+		{name: "long frames in a row", term: "\x00\x00", max: 4, in: strings.Repeat("y", 40) + "\x00\x00" + strings.Repeat("z", 33) + "\x00\x00\x00", want: []string{"<too large: 40>", "<too large: 33>"}, wantErr: io.ErrUnexpectedEOF},
+		{name: "no terminator past max", term: "\n", max: 4, in: strings.Repeat("z", 100), wantErr: io.ErrUnexpectedEOF},
 		{name: "unterminated tail within max", term: "\n", max: 4, in: "zzzz", wantErr: io.ErrUnexpectedEOF},
-		{name: "max zero", term: "\n", max: 0, in: "\n\nx\n", want: []string{"", ""}, wantErr: shared.ErrFrameTooLarge},
+		{name: "max zero", term: "\n", max: 0, in: "\n\nx\n", want: []string{"", "", "<too large: 1>"}, wantErr: io.EOF},
 	}
 	for _, tt := range tests {
 		for _, rd := range readers {
@@ -110,10 +122,10 @@ func TestReaderNextTooLargeText(t *testing.T) {
 		in, want string
 		size     int
 	}{
-		// The whole frame is in the buffer: its length is known.
-		{in: "123456\n", size: 4096, want: "frame exceeds the maximum frame size: 6 bytes or more, limit 5"},
-		// A frame longer than the buffer is refused once it passes the limit.
-		{in: strings.Repeat("x", 64), size: 16, want: "frame exceeds the maximum frame size: 16 bytes or more, limit 5"},
+		// The whole frame is in the buffer.
+		{in: "123456\n", size: 4096, want: "frame exceeds the maximum frame size: frame of 6 bytes, limit 5"},
+		// A frame longer than the buffer is skipped to its end: its size is exact.
+		{in: strings.Repeat("x", 64) + "\n", size: 16, want: "frame exceeds the maximum frame size: frame of 64 bytes, limit 5"},
 	}
 	for _, tt := range tests {
 		r := frame.NewReader(bufio.NewReaderSize(strings.NewReader(tt.in), tt.size), []byte("\n"), 5)
@@ -204,7 +216,7 @@ func TestAppend(t *testing.T) {
 		{name: "exactly max", body: "12345", term: "\n", max: 5, want: "12345\n"},
 		{
 			name: "over max", dst: "keep", body: "123456", term: "\n", max: 5, want: "keep",
-			wantErr: "frame exceeds the maximum frame size: 6 bytes, limit 5", is: shared.ErrFrameTooLarge,
+			wantErr: "frame exceeds the maximum frame size: frame of 6 bytes, limit 5", is: shared.ErrFrameTooLarge,
 		},
 		{
 			name: "contains the terminator", dst: "keep", body: "a\nb", term: "\n", want: "keep",
@@ -287,4 +299,118 @@ func errText(err error) string {
 		return ""
 	}
 	return err.Error()
+}
+
+// endless is an io.Reader of n bytes of 'x' followed by more, made as it is
+// read, so a test can stream far more than it holds.
+type endless struct {
+	n    int
+	more string
+}
+
+func (e *endless) Read(p []byte) (int, error) {
+	if e.n == 0 {
+		if e.more == "" {
+			return 0, io.EOF
+		}
+		n := copy(p, e.more)
+		e.more = e.more[n:]
+		return n, nil
+	}
+	n := min(len(p), e.n)
+	for i := range n {
+		p[i] = 'x'
+	}
+	e.n -= n
+	return n, nil
+}
+
+// allocated returns the bytes fn allocated.
+func allocated(fn func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	fn()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
+}
+
+func TestReaderNextTooLargeIsSkippedInBoundedMemory(t *testing.T) {
+	const limit = 1 << 20
+	const size = 64 << 20 // 64 times the limit
+	r := frame.NewReader(bufio.NewReaderSize(&endless{n: size, more: "\nnext\n"}, 64<<10), []byte("\n"), limit)
+	var err error
+	alloc := allocated(func() { _, err = r.Next() })
+	var tl *shared.FrameTooLargeError
+	if !errors.As(err, &tl) || tl.Size != size || tl.Limit != limit {
+		t.Fatalf("Next() on a %d-byte frame with limit %d = %v, want a FrameTooLargeError of %d bytes", size, limit, err, size)
+	}
+	// Up to the limit the frame is buffered, growing by doubling: at most
+	// twice the limit in all.
+	if alloc > 3*limit {
+		t.Errorf("Next() on a %d-byte frame with limit %d allocated %d bytes, want at most %d", size, limit, alloc, 3*limit)
+	}
+	if b, err := r.Next(); string(b) != "next" || err != nil {
+		t.Errorf("Next() after the frame too large = %q, %v, want \"next\", nil", b, err)
+	}
+}
+
+func TestReadRawGrowsAsBytesArrive(t *testing.T) {
+	const announced = 256 << 20
+	r := frame.NewReader(bufio.NewReaderSize(strings.NewReader("hdr\nonly a few bytes"), 4096), []byte("\n"), 100)
+	r.Next()
+	var err error
+	alloc := allocated(func() { _, err = r.ReadRaw(announced) })
+	if !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Errorf("ReadRaw(%d) of 16 bytes = %v, want io.ErrUnexpectedEOF", announced, err)
+	}
+	if alloc > 2<<20 {
+		t.Errorf("ReadRaw(%d) of a 16-byte body allocated %d bytes, want at most 2 MiB", announced, alloc)
+	}
+
+	// A body larger than the first buffer arrives whole.
+	const big = 5<<20 + 3
+	r = frame.NewReader(bufio.NewReaderSize(&endless{n: big}, 4096), []byte("\n"), 100)
+	b, err := r.ReadRaw(big)
+	if err != nil || len(b) != big || strings.Trim(string(b), "x") != "" {
+		t.Errorf("ReadRaw(%d) = %d bytes, %v, want %d bytes of x, nil", big, len(b), err, big)
+	}
+}
+
+func TestDiscardRaw(t *testing.T) {
+	in := "hdr\n" + strings.Repeat("r", 5000) + "next\n"
+	for _, rd := range readers {
+		r := frame.NewReader(bufio.NewReaderSize(rd.wrap(strings.NewReader(in)), 16), []byte("\n"), 100)
+		r.Next()
+		if err := r.DiscardRaw(5000); err != nil {
+			t.Errorf("%s: DiscardRaw(5000) = %v, want nil", rd.name, err)
+		}
+		if b, err := r.Next(); string(b) != "next" || err != nil {
+			t.Errorf("%s: Next() after DiscardRaw = %q, %v, want \"next\", nil", rd.name, b, err)
+		}
+		if err := r.DiscardRaw(1); !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Errorf("%s: DiscardRaw(1) at the end = %v, want io.ErrUnexpectedEOF", rd.name, err)
+		}
+	}
+}
+
+func TestReadRawStall(t *testing.T) {
+	for _, discard := range []bool{false, true} {
+		a, b := net.Pipe()
+		defer a.Close()
+		defer b.Close()
+		go func() { b.Write([]byte("hdr\n0123456789")) }() // then nothing
+		r := frame.NewReader(bufio.NewReaderSize(a, 4096), []byte("\n"), 100)
+		r.SetStallTimeout(50*time.Millisecond, a.SetReadDeadline)
+		r.Next()
+		var err error
+		if discard {
+			err = r.DiscardRaw(1 << 30)
+		} else {
+			_, err = r.ReadRaw(1 << 30)
+		}
+		want := "peer stopped sending in the middle of a raw payload: 10 of 1073741824 bytes arrived, then none for 50ms"
+		if !errors.Is(err, shared.ErrBodyStalled) || err.Error() != want {
+			t.Errorf("ReadRaw/DiscardRaw (discard %v) of a body that stalls = %v, want %q", discard, err, want)
+		}
+	}
 }

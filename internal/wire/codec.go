@@ -20,6 +20,13 @@ type Codec struct {
 	maxFrame int
 	maxRaw   int
 	names    map[string]string
+
+	// self names this side ("host", "worker") in errors about its limits.
+	self string
+	// Encode's limits: the smaller of this side's and the peer's, and
+	// whose they are.
+	sendFrame, sendRaw   int
+	frameOwner, rawOwner string
 }
 
 // NewCodec returns a codec for ser. Frames over maxFrame and raw bodies over
@@ -28,12 +35,40 @@ type Codec struct {
 func NewCodec(ser shared.Serializer, maxFrame, maxRaw int, names []string) *Codec {
 	_, lean := ser.(shared.JSON)
 	c := &Codec{ser: ser, term: ser.Terminator(), leanJSON: lean, maxFrame: maxFrame, maxRaw: maxRaw,
-		names: make(map[string]string, len(names))}
+		names: make(map[string]string, len(names)), sendFrame: maxFrame, sendRaw: maxRaw}
 	for _, n := range names {
 		c.names[n] = n
 	}
 	return c
 }
+
+// WithOwner returns a copy of c whose errors about its own limits say they
+// are self's ("host" or "worker"): "request of 8213 bytes exceeds the
+// worker's MaxFrameSize 4096". Call it before WithPeerLimits.
+func (c *Codec) WithOwner(self string) *Codec {
+	cc := *c
+	cc.self, cc.frameOwner, cc.rawOwner = self, self, self
+	return &cc
+}
+
+// WithPeerLimits returns a copy of c whose Encode also refuses what the
+// peer, named owner ("worker" or "host"), said it would refuse: a frame
+// over maxFrame or a raw payload over maxRaw bytes (zero: not stated). The
+// error names the peer's limit, so nothing is sent that the peer would
+// have to drop.
+func (c *Codec) WithPeerLimits(owner string, maxFrame, maxRaw int) *Codec {
+	cc := *c
+	if maxFrame > 0 && maxFrame < cc.sendFrame {
+		cc.sendFrame, cc.frameOwner = maxFrame, owner
+	}
+	if maxRaw > 0 && maxRaw < cc.sendRaw {
+		cc.sendRaw, cc.rawOwner = maxRaw, owner
+	}
+	return &cc
+}
+
+// MaxRaw returns the largest raw payload the codec accepts.
+func (c *Codec) MaxRaw() int { return c.maxRaw }
 
 // Serializer returns the codec's serializer.
 func (c *Codec) Serializer() shared.Serializer { return c.ser }
@@ -54,15 +89,18 @@ func (c *Codec) intern(b []byte) string {
 // Encode appends the header frame and, for a serialized payload, the
 // payload frame to dst. A []byte payload is not copied: it is returned as
 // raw, to be written after the returned bytes. h.Body and h.RawLen are set
-// from the payload.
+// from the payload. A frame or raw payload over the limits (see
+// WithPeerLimits) is refused with a *shared.FrameTooLargeError naming the
+// message and whose limit it exceeded.
 func (c *Codec) Encode(dst []byte, h *Header, payload any) (out, raw []byte, err error) {
 	var body []byte
 	switch p := payload.(type) {
 	case nil:
 		h.Body, h.RawLen = BodyNone, 0
 	case []byte:
-		if len(p) > c.maxRaw {
-			return dst, nil, fmt.Errorf("%w: raw payload of %d bytes, limit %d", shared.ErrFrameTooLarge, len(p), c.maxRaw)
+		if len(p) > c.sendRaw {
+			return dst, nil, fmt.Errorf("encode %s %q: %w", h.Kind, h.Type, &shared.FrameTooLargeError{
+				What: "raw " + h.Kind.String(), Size: len(p), Limit: c.sendRaw, LimitName: "MaxRawSize", Owner: c.rawOwner})
 		}
 		h.Body, h.RawLen, raw = BodyRaw, len(p), p
 	default:
@@ -72,19 +110,25 @@ func (c *Codec) Encode(dst []byte, h *Header, payload any) (out, raw []byte, err
 		h.Body, h.RawLen = BodyFrame, 0
 	}
 	start := len(dst)
+	what := h.Kind.String() + " header"
 	if c.leanJSON {
 		hb := appendJSONHeader(dst[len(dst):], h) // encode into spare capacity
-		dst, err = frame.Append(dst, hb, c.term, c.maxFrame)
+		dst, err = frame.Append(dst, hb, c.term, c.sendFrame)
 	} else {
 		var hb []byte
 		if hb, err = c.ser.Marshal(h); err == nil {
-			dst, err = frame.Append(dst, hb, c.term, c.maxFrame)
+			dst, err = frame.Append(dst, hb, c.term, c.sendFrame)
 		}
 	}
 	if err == nil && body != nil {
-		dst, err = frame.Append(dst, body, c.term, c.maxFrame)
+		what = h.Kind.String()
+		dst, err = frame.Append(dst, body, c.term, c.sendFrame)
 	}
 	if err != nil {
+		var tl *shared.FrameTooLargeError
+		if errors.As(err, &tl) {
+			tl.What, tl.LimitName, tl.Owner = what, "MaxFrameSize", c.frameOwner
+		}
 		return dst[:start], nil, fmt.Errorf("encode %s %q: %w", h.Kind, h.Type, err)
 	}
 	return dst, raw, nil
@@ -96,9 +140,25 @@ var ErrMalformed = errors.New("malformed message")
 
 // Read reads one message. body is nil for BodyNone, the payload frame for
 // BodyFrame (valid until the next read), or a fresh slice for BodyRaw.
+//
+// A message too large is dropped without being held in memory, and the
+// error is a *shared.FrameTooLargeError naming this side's limit (see
+// WithOwner). The stream stays in step: the next Read returns the next
+// message. When only the payload was too large, h is the message's header,
+// so the caller can answer or fail that call; when the header itself was
+// too large, h is zero and whatever payload frame followed it would be
+// read as the next header.
+//
+// A raw body that stops arriving fails with an error wrapping
+// shared.ErrBodyStalled (see frame.Reader.SetStallTimeout), with h set;
+// the stream is then out of step and must be abandoned.
 func (c *Codec) Read(r *frame.Reader) (h Header, body []byte, err error) {
 	hb, err := r.Next()
 	if err != nil {
+		var tl *shared.FrameTooLargeError
+		if errors.As(err, &tl) {
+			tl.What, tl.LimitName, tl.Owner = "header", "MaxFrameSize", c.self
+		}
 		return h, nil, err
 	}
 	if err := c.DecodeHeader(hb, &h); err != nil {
@@ -109,8 +169,12 @@ func (c *Codec) Read(r *frame.Reader) (h Header, body []byte, err error) {
 		return h, nil, nil
 	case BodyFrame:
 		body, err = r.Next()
-		if errors.Is(err, io.EOF) {
+		var tl *shared.FrameTooLargeError
+		switch {
+		case errors.Is(err, io.EOF):
 			err = fmt.Errorf("%w: stream ended before the payload of %s %q", ErrMalformed, h.Kind, h.Type)
+		case errors.As(err, &tl):
+			tl.What, tl.LimitName, tl.Owner = h.Kind.String(), "MaxFrameSize", c.self
 		}
 		return h, body, err
 	case BodyRaw:
@@ -118,7 +182,11 @@ func (c *Codec) Read(r *frame.Reader) (h Header, body []byte, err error) {
 			return h, nil, fmt.Errorf("%w: negative raw length %d", ErrMalformed, h.RawLen)
 		}
 		if h.RawLen > c.maxRaw {
-			return h, nil, fmt.Errorf("%w: raw payload of %d bytes, limit %d", shared.ErrFrameTooLarge, h.RawLen, c.maxRaw)
+			tl := &shared.FrameTooLargeError{What: "raw " + h.Kind.String(), Size: h.RawLen, Limit: c.maxRaw, LimitName: "MaxRawSize", Owner: c.self}
+			if err := r.DiscardRaw(h.RawLen); err != nil {
+				return h, nil, fmt.Errorf("skip the %s of %d bytes over MaxRawSize %d: %w", tl.What, tl.Size, tl.Limit, err)
+			}
+			return h, nil, tl
 		}
 		body, err = r.ReadRaw(h.RawLen)
 		return h, body, err

@@ -286,19 +286,19 @@ func TestCodecEncodeErrors(t *testing.T) {
 		{
 			name: "payload frame over max", ser: shared.JSON{}, maxFrame: 40,
 			h: Header{Version: 1, Kind: shared.KindResult, Type: "echo"}, payload: echoRequest{Text: strings.Repeat("x", 40)},
-			wantErr: `encode result "echo": frame exceeds the maximum frame size: 57 bytes, limit 40`,
+			wantErr: `encode result "echo": frame exceeds the maximum frame size: result of 57 bytes, limit 40`,
 			is:      shared.ErrFrameTooLarge,
 		},
 		{
 			name: "header frame over max", ser: shared.JSON{}, maxFrame: 10,
 			h:       Header{Version: 1, Kind: shared.KindCancel, Type: "echo"},
-			wantErr: `encode cancel "echo": frame exceeds the maximum frame size: 24 bytes, limit 10`,
+			wantErr: `encode cancel "echo": frame exceeds the maximum frame size: cancel header of 24 bytes, limit 10`,
 			is:      shared.ErrFrameTooLarge,
 		},
 		{
 			name: "raw payload over max", ser: shared.JSON{}, maxRaw: 3,
 			h: Header{Version: 1, Kind: shared.KindResult, Type: "blob"}, payload: []byte("abcd"),
-			wantErr: `frame exceeds the maximum frame size: raw payload of 4 bytes, limit 3`,
+			wantErr: `encode result "blob": frame exceeds the maximum frame size: raw result of 4 bytes, limit 3`,
 			is:      shared.ErrFrameTooLarge,
 		},
 		{
@@ -344,8 +344,8 @@ func TestCodecReadErrors(t *testing.T) {
 		{name: "payload cut", ser: shared.JSON{}, in: `{"v":1,"k":1,"t":"echo","b":1}` + "\n{", wantErr: "unexpected EOF", is: io.ErrUnexpectedEOF},
 		{name: "header cut", ser: shared.JSON{}, in: `{"v":1,"k":1`, wantErr: "unexpected EOF", is: io.ErrUnexpectedEOF},
 		{name: "raw cut", ser: shared.JSON{}, in: `{"v":1,"k":2,"b":2,"n":5}` + "\nabc", wantErr: "unexpected EOF", is: io.ErrUnexpectedEOF},
-		{name: "raw over limit", ser: shared.JSON{}, maxRaw: 4, in: `{"v":1,"k":2,"b":2,"n":5}` + "\nabcde", wantErr: "frame exceeds the maximum frame size: raw payload of 5 bytes, limit 4", is: shared.ErrFrameTooLarge},
-		{name: "raw length huge", ser: shared.JSON{}, in: `{"v":1,"k":2,"b":2,"n":9223372036854775807}` + "\n", wantErr: "frame exceeds the maximum frame size: raw payload of 9223372036854775807 bytes, limit 1048576", is: shared.ErrFrameTooLarge},
+		{name: "raw over limit", ser: shared.JSON{}, maxRaw: 4, in: `{"v":1,"k":2,"b":2,"n":5}` + "\nabcde", wantErr: "frame exceeds the maximum frame size: raw result of 5 bytes, limit 4", is: shared.ErrFrameTooLarge},
+		{name: "raw length huge", ser: shared.JSON{}, in: `{"v":1,"k":2,"b":2,"n":9223372036854775807}` + "\n", wantErr: "skip the raw result of 9223372036854775807 bytes over MaxRawSize 1048576: unexpected EOF", is: io.ErrUnexpectedEOF},
 		{name: "raw length negative", ser: shared.JSON{}, in: `{"v":1,"k":2,"b":2,"n":-1}` + "\n", wantErr: "malformed message: negative raw length -1", is: ErrMalformed},
 		{name: "custom serializer header", ser: hexJSON, in: "zz\x00\x00", wantErr: "malformed message: header: encoding/hex: invalid byte: U+007A 'z'", is: ErrMalformed},
 		{name: "msgpack header", ser: shared.MsgPack{}, in: "\xc1\x00\x00", is: ErrMalformed},
@@ -447,4 +447,48 @@ func errText(err error) string {
 		return ""
 	}
 	return err.Error()
+}
+
+func TestCodecEncodePeerLimits(t *testing.T) {
+	c := NewCodec(shared.JSON{}, 1<<20, 1<<20, nil).WithPeerLimits("worker", 40, 3)
+	tests := []struct {
+		name    string
+		h       Header
+		payload any
+		want    string
+	}{
+		{
+			name: "payload over the worker's frame limit", h: Header{Version: 1, Kind: shared.KindRequest, Type: "echo", ID: "1"},
+			payload: echoRequest{Text: strings.Repeat("x", 40)},
+			want:    `encode request "echo": request of 57 bytes exceeds the worker's MaxFrameSize 40`,
+		},
+		{
+			name: "raw over the worker's raw limit", h: Header{Version: 1, Kind: shared.KindRequest, Type: "blob", ID: "1"},
+			payload: []byte("abcd"),
+			want:    `encode request "blob": raw request of 4 bytes exceeds the worker's MaxRawSize 3`,
+		},
+		{
+			name: "header over the worker's frame limit", h: Header{Version: 1, Kind: shared.KindRequest, Type: strings.Repeat("t", 40), ID: "1"},
+			want: `encode request "` + strings.Repeat("t", 40) + `": request header of 69 bytes exceeds the worker's MaxFrameSize 40`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := tt.h
+			out, _, err := c.Encode(nil, &h, tt.payload)
+			var tl *shared.FrameTooLargeError
+			if errText(err) != tt.want || !errors.As(err, &tl) || !errors.Is(err, shared.ErrFrameTooLarge) || len(out) != 0 {
+				t.Errorf("Encode(%+v) = %d bytes, %q, want nothing and %q matching ErrFrameTooLarge", tt.h, len(out), errText(err), tt.want)
+			}
+		})
+	}
+	// Within the worker's limits, the message goes out.
+	h := Header{Version: 1, Kind: shared.KindRequest, Type: "echo", ID: "1"}
+	if _, _, err := c.Encode(nil, &h, echoRequest{Text: "ok"}); err != nil {
+		t.Errorf("Encode of a small request = %v, want nil", err)
+	}
+	// A peer limit larger than this side's does not raise it.
+	if _, _, err := NewCodec(shared.JSON{}, 10, 1<<20, nil).WithPeerLimits("worker", 1<<20, 0).Encode(nil, &h, echoRequest{Text: "too long"}); !strings.HasSuffix(errText(err), ", limit 10") {
+		t.Errorf("Encode over this side's own limit = %v, want its own limit 10", err)
+	}
 }

@@ -5,7 +5,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"strings"
 	"testing"
 	"unicode/utf8"
 
@@ -81,11 +83,12 @@ func FuzzJSONHeader(f *testing.F) {
 }
 
 // FuzzCodecRead feeds arbitrary bytes to Codec.Read, as a peer could send
-// them, for each serializer. Read only ever returns a message or one of
-// the documented errors (io.EOF, io.ErrUnexpectedEOF, ErrFrameTooLarge,
-// ErrMalformed, or a decode error of the serializer wrapped in
-// ErrMalformed); it never panics or hangs; bodies stay within the limits;
-// decoding a body into any value does not panic.
+// them, for each serializer. Read only ever returns a message, a
+// *shared.FrameTooLargeError (after which it goes on reading) or one of
+// the documented errors (io.EOF, io.ErrUnexpectedEOF, ErrMalformed, or a
+// decode error of the serializer wrapped in ErrMalformed); it never panics
+// or hangs; bodies stay within the limits; decoding a body into any value
+// does not panic.
 func FuzzCodecRead(f *testing.F) {
 	// Inputs are capped: the fuzzer's minimization is quadratic in their
 	// length, and a few hundred bytes hold several messages.
@@ -124,9 +127,15 @@ func FuzzCodecRead(f *testing.F) {
 		r := frame.NewReader(bufio.NewReaderSize(bytes.NewReader(in), 16+int(sel)), c.Terminator(), c.MaxFrame())
 		for range len(in) + 1 { // every message consumes at least one byte
 			h, body, err := c.Read(r)
+			var tl *shared.FrameTooLargeError
+			if errors.As(err, &tl) {
+				if body != nil || tl.Size <= tl.Limit || (tl.Limit != maxFrame && tl.Limit != maxRaw) {
+					t.Fatalf("%s: Read(%q) = %q, %v: want no body and a size over a limit", ser.Name(), in, body, err)
+				}
+				continue // skipped: the stream is still in step
+			}
 			if err != nil {
-				if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) &&
-					!errors.Is(err, shared.ErrFrameTooLarge) && !errors.Is(err, ErrMalformed) {
+				if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, ErrMalformed) {
 					t.Fatalf("%s: Read(%q) = %v, not a documented error", ser.Name(), in, err)
 				}
 				return
@@ -155,6 +164,92 @@ func FuzzCodecRead(f *testing.F) {
 			c.DecodeBody(&h, body, &re)
 		}
 		t.Fatalf("%s: Read(%q) returned more messages than input bytes", ser.Name(), in)
+	})
+}
+
+// FuzzCodecResync writes messages with payloads of fuzzed sizes (frames
+// and raw bodies) with generous limits and reads them with small ones.
+// Each message comes back whole, or, when its payload is over a limit, as
+// a *shared.FrameTooLargeError with the message's header and exact size;
+// after a message too large, the next message read is exactly the next
+// message written.
+func FuzzCodecResync(f *testing.F) {
+	f.Add([]byte{10, 200, 3, 0, 255, 64}, uint8(0), uint16(100), uint16(50))
+	f.Add([]byte{1, 2, 3, 4, 5, 6, 7, 8}, uint8(1), uint16(40), uint16(3))
+	f.Add([]byte{255, 255, 0, 128}, uint8(2), uint16(60), uint16(0))
+	f.Fuzz(func(t *testing.T, sizes []byte, sel uint8, maxFrame, maxRaw uint16) {
+		if len(sizes) > 16 {
+			return
+		}
+		ser := serializers[int(sel)%len(serializers)]
+		big := NewCodec(ser, 1<<20, 1<<20, nil)
+		small := NewCodec(ser, int(maxFrame), int(maxRaw), nil)
+		type want struct {
+			h        Header
+			payload  any
+			tooLarge int
+		}
+		var stream []byte
+		var wants []want
+		for i, sz := range sizes {
+			h := Header{Version: 1, Kind: shared.KindRequest, Type: "echo", ID: fmt.Sprint(i)}
+			var payload any = echoRequest{Text: strings.Repeat("x", int(sz)/2)}
+			if sz%2 == 1 {
+				payload = bytes.Repeat([]byte{'\n'}, int(sz)) // raw, full of terminators
+			}
+			out, raw, err := big.Encode(nil, &h, payload)
+			if err != nil {
+				t.Fatalf("Encode(%+v) = %v", h, err)
+			}
+			w := want{h: h, payload: payload}
+			// The frame limit first (a header too large hides the rest),
+			// then the raw limit.
+			frameOnly := NewCodec(ser, int(maxFrame), 1<<20, nil)
+			_, _, err = frameOnly.Encode(nil, &Header{Version: 1, Kind: shared.KindRequest, Type: "echo", ID: h.ID}, payload)
+			if err == nil {
+				_, _, err = small.Encode(nil, &Header{Version: 1, Kind: shared.KindRequest, Type: "echo", ID: h.ID}, payload)
+			}
+			if err != nil {
+				var tl *shared.FrameTooLargeError
+				if !errors.As(err, &tl) {
+					t.Fatalf("Encode(%+v) with small limits = %v, want a FrameTooLargeError", h, err)
+				}
+				if strings.HasSuffix(tl.What, "header") {
+					continue // a header too large cannot be told from its payload: not written
+				}
+				w.tooLarge = tl.Size
+			}
+			stream = append(append(stream, out...), raw...)
+			wants = append(wants, w)
+		}
+		r := frame.NewReader(bufio.NewReaderSize(bytes.NewReader(stream), 16+int(sel)), small.Terminator(), small.MaxFrame())
+		for _, w := range wants {
+			h, body, err := small.Read(r)
+			var tl *shared.FrameTooLargeError
+			if w.tooLarge > 0 {
+				if !errors.As(err, &tl) || tl.Size != w.tooLarge || h.ID != w.h.ID {
+					t.Fatalf("%s: Read() = header %q, %v, want message %q too large (%d bytes)", ser.Name(), h.ID, err, w.h.ID, w.tooLarge)
+				}
+				continue
+			}
+			if err != nil || h.ID != w.h.ID {
+				t.Fatalf("%s: Read() = header %q, %v, want message %q", ser.Name(), h.ID, err, w.h.ID)
+			}
+			switch p := w.payload.(type) {
+			case []byte:
+				if !bytes.Equal(body, p) {
+					t.Fatalf("%s: Read() of message %q = raw %q, want %q", ser.Name(), h.ID, body, p)
+				}
+			case echoRequest:
+				var got echoRequest
+				if err := small.DecodeBody(&h, body, &got); err != nil || got.Text != p.Text {
+					t.Fatalf("%s: Read() of message %q = %q, %v, want %q", ser.Name(), h.ID, got.Text, err, p.Text)
+				}
+			}
+		}
+		if _, _, err := small.Read(r); err != io.EOF {
+			t.Fatalf("%s: Read() after the last message = %v, want io.EOF", ser.Name(), err)
+		}
 	})
 }
 

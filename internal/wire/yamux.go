@@ -32,6 +32,15 @@ func YamuxConfig() *yamux.Config {
 	return c
 }
 
+// RawStallTimeout is how long a reader waits for the next byte of a raw
+// payload it has started to read (both sides, on the calls and bulk
+// streams). A peer that announces a raw payload and stops sending it
+// makes that call fail after this long, with an error wrapping
+// shared.ErrBodyStalled; the stream is then out of step, so the
+// connection ends. It is long enough for a peer that is alive but starved
+// of CPU, or stopped for a while (SIGSTOP), to resume.
+const RawStallTimeout = 60 * time.Second
+
 // LargeThreshold is the payload size from which a raw payload travels on
 // the bulk stream instead of the calls stream, so it does not hold up small
 // calls. One long-lived bulk stream per connection keeps yamux's receive

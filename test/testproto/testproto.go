@@ -51,6 +51,7 @@ var (
 	Unknown    = shared.NewMessage[string, string]("no-such-message")
 	WrongType  = shared.NewMessage[int, int]("ping")            // same name as Ping, other types
 	DropConn   = shared.NewMessage[string, string]("drop-conn") // shuts the worker's host sockets down, keeps running
+	Big        = shared.NewMessage[int, string]("big")          // returns a string of n bytes
 )
 
 // FailReq asks for an error.

@@ -32,6 +32,8 @@ func main() {
 		logLevel    = flag.String("log-level", "", "worker LogLevel")
 		ignoreTerm  = flag.Bool("ignore-term", false, "ignore SIGTERM")
 		middleware  = flag.String("mw", "", "worker middleware: tag, fail-incoming or fail-outgoing")
+		maxFrame    = flag.Int("max-frame", 0, "MaxFrameSize (0: default)")
+		maxRaw      = flag.Int("max-raw", 0, "MaxRawSize (0: default)")
 	)
 	flag.Parse()
 	for i := range *stdoutSpam {
@@ -51,6 +53,9 @@ func main() {
 		Handshake: testproto.Handshake,
 		Handlers:  handlers(),
 		LogLevel:  hclog.LevelFromString(*logLevel),
+
+		MaxFrameSize: *maxFrame,
+		MaxRawSize:   *maxRaw,
 	}
 	switch *serializer {
 	case "msgpack":
@@ -92,6 +97,7 @@ func handlers() plugin.HandlerSet {
 		plugin.Handle(testproto.Ping, func(ctx context.Context, s string) (string, error) { return "pong:" + s, nil }),
 		plugin.Handle(testproto.EchoItem, func(ctx context.Context, it testproto.Item) (testproto.Item, error) { return it, nil }),
 		plugin.Handle(testproto.Echo, func(ctx context.Context, b []byte) ([]byte, error) { return b, nil }),
+		plugin.Handle(testproto.Big, func(ctx context.Context, n int) (string, error) { return strings.Repeat("b", n), nil }),
 		plugin.Handle(testproto.Sleep, func(ctx context.Context, ms int) (string, error) {
 			plugin.Emit(ctx, testproto.Started, plugin.TxID(ctx))
 			select {
