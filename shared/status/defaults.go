@@ -8,8 +8,9 @@ import "time"
 // package shared/retry, not here.
 const (
 	// DefaultSubscriberBuffer is how many events a Subscription may have
-	// waiting before the hub considers it slow and disconnects it
-	// (HubConfig.SubscriberBuffer).
+	// waiting before the hub considers it slow and disconnects it, and how
+	// many a WebSocket client may have waiting before its queue coalesces to
+	// the latest event per job (HubConfig.SubscriberBuffer).
 	DefaultSubscriberBuffer = 256
 
 	// DefaultMaxJobs bounds the hub's per-job snapshot: when more jobs than
@@ -33,8 +34,11 @@ const (
 	// above the sustained rate, after a quiet period (HandlerConfig.Burst).
 	DefaultBurst = 100
 
-	// DefaultWriteTimeout is how long one WebSocket write may take; a client
-	// that cannot take a message in this time is disconnected and counted as
-	// slow (HandlerConfig.WriteTimeout).
+	// DefaultWriteTimeout is how long a WebSocket client may leave a message
+	// untaken: a client that has stopped reading for this long is
+	// disconnected and counted as slow (HandlerConfig.WriteTimeout). A
+	// reading client takes a small message at once, so 5 s leaves room for a
+	// busy browser tab or a stalled network without keeping a dead client's
+	// connection for long.
 	DefaultWriteTimeout = 5 * time.Second
 )

@@ -20,7 +20,8 @@
 // subscriber: a subscription whose buffer is full is disconnected on the spot
 // (its channel is closed, Err returns ErrSlowSubscriber, HubStats.Dropped is
 // incremented, HubConfig.OnDrop is called). Job processing is therefore never
-// slowed by whoever is watching.
+// slowed by whoever is watching. (WebSocket clients are not subscriptions of
+// this kind: their queues coalesce instead of filling up; see below.)
 //
 // The hub also keeps the latest event of each job (at most HubConfig.MaxJobs
 // jobs, the least recently updated forgotten first), so a late subscriber can
@@ -35,18 +36,23 @@
 //
 //   - a connection limit (HandlerConfig.MaxClients): further clients get
 //     HTTP 503 with a plain-text body saying why;
+//   - bursts are absorbed: the hub puts each event into the client's own
+//     queue without waiting. Once more than HubConfig.SubscriberBuffer
+//     events are waiting, or the client is out of rate budget, the queue
+//     coalesces: it keeps only the latest waiting event of each job, except
+//     that a waiting terminal event (COMPLETED, FAILED) is never replaced by
+//     a non-terminal one. A client that reads therefore always converges on
+//     every job's current state and sees every job's terminal event, but may
+//     skip intermediate states (HandlerStats.Coalesced). The queue is
+//     bounded by jobs, not events: a client with more distinct jobs waiting
+//     than HubConfig.MaxJobs is disconnected and counted in
+//     HandlerStats.SlowDropped;
 //   - a message rate (HandlerConfig.RatePerSecond, Burst): events within the
-//     rate are sent one by one, in order; events above it are coalesced,
-//     keeping only the latest waiting event of each job, sent when the budget
-//     allows. A client always converges on every job's current state but may
-//     skip intermediate states;
-//   - a write timeout (HandlerConfig.WriteTimeout): a client that cannot take
-//     a message in time is disconnected and counted in
-//     HandlerStats.SlowDropped. So is a client with more distinct jobs
-//     waiting than HubConfig.MaxJobs.
-//
-// Each client has its own goroutine that drains its hub subscription into a
-// per-client queue, so the hub never waits for the network either.
+//     rate are sent one by one, in order; above it they wait, coalescing;
+//   - a stall limit (HandlerConfig.WriteTimeout): only a client that has
+//     stopped reading is disconnected, when a message has waited that long
+//     to be taken. It is counted in HandlerStats.SlowDropped and reported to
+//     HandlerConfig.OnDrop.
 //
 // PageHandler serves a self-contained HTML page that connects to the
 // endpoint and shows a live table of jobs.
@@ -70,7 +76,8 @@
 //   - Subscription filters run on the publishing goroutine under the hub's
 //     lock: they must be fast and must not call Hub or Subscription methods.
 //     HubConfig.OnDrop runs on the publishing goroutine after the lock is
-//     released and must return quickly.
+//     released and must return quickly. HandlerConfig.OnDrop runs on the
+//     dropped client's goroutine.
 //   - The hub shares each Event (its Headers map and Data slice included)
 //     with every subscriber: nobody may modify an event after Publish.
 //   - A Subscription's channel is closed exactly once, when it ends; Err then

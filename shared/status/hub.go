@@ -15,7 +15,10 @@ import (
 type HubConfig struct {
 	// SubscriberBuffer is how many events each Subscription may have waiting.
 	// A subscription whose buffer is full when an event arrives is
-	// disconnected. Default DefaultSubscriberBuffer (256).
+	// disconnected. For a WebSocket client (NewHandler) it is instead how many
+	// events may wait before its queue coalesces to the latest event of each
+	// job; such a client is never disconnected for a burst. Default
+	// DefaultSubscriberBuffer (256).
 	SubscriberBuffer int
 
 	// MaxJobs bounds the per-job snapshot returned by Hub.Snapshot; the job
@@ -126,6 +129,12 @@ func (h *Hub) Publish(ev Event) {
 		if s.filter != nil && !s.filter(ev) {
 			continue
 		}
+		if s.sink != nil {
+			// A WebSocket client's queue: it coalesces instead of filling up.
+			s.sink.put(ev)
+			h.delivered.Add(1)
+			continue
+		}
 		select {
 		case s.ch <- ev:
 			h.delivered.Add(1)
@@ -155,23 +164,37 @@ func (h *Hub) Publish(ev Event) {
 // filter runs on the publisher's goroutine while the hub's lock is held: it
 // must be fast and must not call Hub or Subscription methods.
 func (h *Hub) Subscribe(ctx context.Context, filter func(Event) bool) (*Subscription, error) {
-	s, _, err := h.subscribe(ctx, filter, false)
+	s, _, err := h.subscribe(ctx, filter, nil, false)
 	return s, err
+}
+
+// sink receives a subscription's events in place of its channel. The hub
+// calls its methods with its lock held: they must not block or call Hub or
+// Subscription methods.
+type sink interface {
+	// put takes one event; it must never block.
+	put(Event)
+	// ended is called once, when the subscription ends; Err says why.
+	ended()
 }
 
 // subscribe registers a subscription and, if withSnapshot, returns the
 // snapshot taken atomically with the registration: every event is either in
 // the snapshot or delivered to the subscription, never both and never
-// neither.
-func (h *Hub) subscribe(ctx context.Context, filter func(Event) bool, withSnapshot bool) (*Subscription, []Event, error) {
+// neither. With a non-nil sk, events go to sk instead of a channel, and the
+// hub never drops the subscription as slow: sk bounds itself.
+func (h *Hub) subscribe(ctx context.Context, filter func(Event) bool, sk sink, withSnapshot bool) (*Subscription, []Event, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, nil, fmt.Errorf("subscribe to status hub: %w", err)
 	}
 	s := &Subscription{
 		id:     "sub-" + strconv.FormatUint(h.nextID.Add(1), 10),
 		hub:    h,
-		ch:     make(chan Event, h.cfg.SubscriberBuffer),
 		filter: filter,
+		sink:   sk,
+	}
+	if sk == nil {
+		s.ch = make(chan Event, h.cfg.SubscriberBuffer)
 	}
 	var snap []Event
 	h.mu.Lock()
@@ -255,5 +278,9 @@ func (h *Hub) removeLocked(s *Subscription, err error) {
 	}
 	delete(h.subs, s)
 	s.err = err
+	if s.sink != nil {
+		s.sink.ended()
+		return
+	}
 	close(s.ch)
 }

@@ -7,7 +7,8 @@ import "sync"
 type Subscription struct {
 	id     string
 	hub    *Hub
-	ch     chan Event
+	ch     chan Event // nil when sink is set
+	sink   sink       // an internal subscriber's coalescing queue (WebSocket clients)
 	filter func(Event) bool
 	err    error // guarded by hub.mu; set when ch is closed
 
