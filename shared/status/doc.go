@@ -42,8 +42,9 @@
 //     coalesces: it keeps only the latest waiting event of each job, except
 //     that a waiting terminal event (COMPLETED, FAILED) is never replaced by
 //     a non-terminal one. A client that reads therefore always converges on
-//     every job's current state and sees every job's terminal event, but may
-//     skip intermediate states (HandlerStats.Coalesced). The queue is
+//     every job's current state, never loses a terminal event to a later
+//     non-terminal one, but may skip intermediate states
+//     (HandlerStats.Coalesced). The queue is
 //     bounded by jobs, not events: a client with more distinct jobs waiting
 //     than HubConfig.MaxJobs is disconnected and counted in
 //     HandlerStats.SlowDropped;
@@ -72,7 +73,8 @@
 //     the same order, and events published by one goroutine (such as all
 //     events of one job) arrive in the order they were published. Publish
 //     never blocks on a subscriber; it holds the hub's lock only to update
-//     the snapshot and run the non-blocking sends.
+//     the snapshot, run the non-blocking sends and put the event into each
+//     WebSocket client's queue.
 //   - Subscription filters run on the publishing goroutine under the hub's
 //     lock: they must be fast and must not call Hub or Subscription methods.
 //     HubConfig.OnDrop runs on the publishing goroutine after the lock is
