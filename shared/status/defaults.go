@@ -7,11 +7,18 @@ import "time"
 // defaults (attempts, base and max delay, jitter) live with the retry policy in
 // package shared/retry, not here.
 const (
-	// DefaultSubscriberBuffer is how many events a Subscription may have
-	// waiting before the hub considers it slow and disconnects it, and how
-	// many a WebSocket client may have waiting before its queue coalesces to
-	// the latest event per job (HubConfig.SubscriberBuffer).
+	// DefaultSubscriberBuffer is the capacity of a Subscription's channel,
+	// and how many events a subscriber (a WebSocket client too) may have
+	// waiting beyond it before they coalesce to the latest event per job
+	// (HubConfig.SubscriberBuffer).
 	DefaultSubscriberBuffer = 256
+
+	// DefaultStallTimeout is how long a Subscription may leave an event
+	// untaken with its channel full before the hub disconnects it as slow
+	// (HubConfig.StallTimeout). A reading subscriber takes an event at once;
+	// 5 s tolerates a busy process without holding a dead subscriber's
+	// backlog for long.
+	DefaultStallTimeout = 5 * time.Second
 
 	// DefaultMaxJobs bounds the hub's per-job snapshot: when more jobs than
 	// this are known, the job updated least recently is forgotten
