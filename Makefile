@@ -82,8 +82,17 @@ demo-serve: workers
 ## test: vet, the race-enabled suite with leak checks, short fuzzing, the benchmark smoke test.
 test: lint test-unit fuzz-short test-bench-smoke
 
+# test-unit installs Chromium first if it is missing (scripts/ensure-chromium.sh:
+# apt-get as root), then runs the suite with IW_BROWSER_TESTS=1, under which the
+# browser tests fail rather than skip without Chromium, and says which of them ran.
 test-unit:
-	IW_BROWSER_TESTS=1 $(GO) test -race -count=1 -timeout 8m ./...
+	@sh scripts/ensure-chromium.sh >/dev/null || echo "test-unit: no chromium (see above); the browser tests will FAIL"
+	@report=$$(mktemp); \
+	echo "IW_BROWSER_TESTS=1 $(GO) test -race -count=1 -timeout 8m ./..."; \
+	IW_BROWSER_TESTS=1 IW_BROWSER_REPORT=$$report $(GO) test -race -count=1 -timeout 8m ./...; rc=$$?; \
+	if [ -s $$report ]; then echo "browser tests ran:"; sed 's/^/  /' $$report; \
+	else echo "browser tests did NOT run"; fi; \
+	rm -f $$report; exit $$rc
 
 test-bench-smoke:
 	cd test/bench && $(GO) vet ./... && $(GO) test -count=1 -timeout 5m ./...

@@ -6,8 +6,10 @@
 # apt-get, quietly (apt output goes to stderr only on failure). Otherwise it
 # exits non-zero with a message on stderr saying what to do.
 #
-# Used by the headless-browser test in shared/status (IW_BROWSER_TESTS=1) and
-# by `make test`.
+# Run by `make test` (target test-unit) before `go test`, which sets
+# IW_BROWSER_TESTS=1: the browser tests (shared/status TestPageInBrowser,
+# test/e2e TestStatusPageShowsJobsInBrowser) then fail, not skip, without
+# Chromium. `go test` itself never installs anything.
 set -eu
 
 find_chromium() {

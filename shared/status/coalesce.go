@@ -5,34 +5,49 @@ import (
 	"time"
 )
 
+// terminal reports whether st ends a job: COMPLETED or FAILED.
+func terminal(st Status) bool { return st == Completed || st == Failed }
+
 // pendingQueue holds the events waiting to be written to one WebSocket
 // client. It is a FIFO until it is told to coalesce (compact): then it keeps
 // only the latest waiting event of each job, at the position of the job's
 // first waiting event, and every later put for a job that is already waiting
-// replaces that job's event in place. Either way each job's events stay in
-// order. It stops coalescing when it becomes empty. It is not safe for
-// concurrent use.
+// replaces that job's event in place. A waiting terminal event (COMPLETED,
+// FAILED) is never replaced by a non-terminal one: the later event is queued
+// behind it instead (a job that is run again), and coalesces from there on.
+// Either way each job's events stay in order. It stops coalescing when it
+// becomes empty. It is not safe for concurrent use.
 type pendingQueue struct {
 	items      []Event
 	popped     int // events popped so far: items[0]'s absolute index
 	coalescing bool
-	pos        map[string]int // job -> absolute index of its waiting event, while coalescing
+	pos        map[string]int // job -> absolute index of its latest waiting event, while coalescing
 }
 
 func newPendingQueue() *pendingQueue {
 	return &pendingQueue{pos: make(map[string]int)}
 }
 
-// put adds ev at the back, or, while coalescing, replaces the waiting event
-// of ev's job, reporting whether it replaced one.
+// put adds ev at the back, or, while coalescing, replaces the latest waiting
+// event of ev's job, reporting whether it replaced one.
 func (q *pendingQueue) put(ev Event) (replaced bool) {
 	if q.coalescing {
-		if abs, ok := q.pos[ev.JobID]; ok {
-			q.items[abs-q.popped] = ev
+		return q.coalesce(ev)
+	}
+	q.items = append(q.items, ev)
+	return false
+}
+
+// coalesce puts ev while coalescing: it replaces the job's latest waiting
+// event unless that one is terminal and ev is not, and appends ev otherwise.
+func (q *pendingQueue) coalesce(ev Event) (replaced bool) {
+	if abs, ok := q.pos[ev.JobID]; ok {
+		if i := abs - q.popped; !terminal(q.items[i].Status) || terminal(ev.Status) {
+			q.items[i] = ev
 			return true
 		}
-		q.pos[ev.JobID] = q.popped + len(q.items)
 	}
+	q.pos[ev.JobID] = q.popped + len(q.items)
 	q.items = append(q.items, ev)
 	return false
 }
@@ -52,37 +67,27 @@ func (q *pendingQueue) pop() (Event, bool) {
 	if len(q.items) == 0 {
 		q.coalescing = false
 		clear(q.pos)
+		q.items = nil // let a burst's backing array go
 	}
 	return ev, true
 }
 
-// compact switches to coalescing and collapses the waiting events to the
-// latest one per job. It returns how many events it removed.
+// compact switches to coalescing and collapses the waiting events as if each
+// had been put while coalescing: the latest one per job, except that a
+// terminal event is kept ahead of later non-terminal events of its job. It
+// returns how many events it removed.
 func (q *pendingQueue) compact() (removed int) {
 	if q.coalescing {
 		return 0
 	}
 	q.coalescing = true
-	latest := make(map[string]Event, len(q.items))
-	for _, ev := range q.items {
-		latest[ev.JobID] = ev
-	}
-	if len(latest) == len(q.items) {
-		for i, ev := range q.items {
-			q.pos[ev.JobID] = q.popped + i
+	items := q.items
+	q.items = make([]Event, 0, len(items))
+	for _, ev := range items {
+		if q.coalesce(ev) {
+			removed++
 		}
-		return 0
 	}
-	out := make([]Event, 0, len(latest))
-	for _, ev := range q.items {
-		if _, seen := q.pos[ev.JobID]; seen {
-			continue
-		}
-		q.pos[ev.JobID] = q.popped + len(out)
-		out = append(out, latest[ev.JobID])
-	}
-	removed = len(q.items) - len(out)
-	q.items = out
 	return removed
 }
 

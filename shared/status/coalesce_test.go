@@ -59,6 +59,44 @@ func TestPendingQueue(t *testing.T) {
 			wantLeft:    []Event{ev("b", Processing, 1), ev("a", Completed, 1)},
 		},
 		{
+			name: "terminal is not replaced by a later non-terminal",
+			ops: []op{
+				put(ev("a", Pending, 0)), compact,
+				put(ev("a", Completed, 1)), put(ev("a", Processing, 2)), put(ev("b", Pending, 0)), put(ev("a", Retrying, 2)),
+			},
+			wantRemoved: 2,
+			wantLeft:    []Event{ev("a", Completed, 1), ev("a", Retrying, 2), ev("b", Pending, 0)},
+		},
+		{
+			name: "compact keeps a terminal ahead of its job's later events",
+			ops: []op{
+				put(ev("a", Failed, 1)), put(ev("b", Pending, 0)), put(ev("a", Processing, 2)),
+				put(ev("b", Processing, 1)), put(ev("a", Retrying, 2)),
+				compact,
+				put(ev("a", Completed, 2)), put(ev("a", Processing, 3)),
+			},
+			wantRemoved: 3,
+			wantLeft:    []Event{ev("a", Failed, 1), ev("b", Processing, 1), ev("a", Completed, 2), ev("a", Processing, 3)},
+		},
+		{
+			name: "a later terminal replaces a terminal",
+			ops: []op{
+				put(ev("a", Failed, 1)), compact, put(ev("a", Completed, 2)),
+			},
+			wantRemoved: 1,
+			wantLeft:    []Event{ev("a", Completed, 2)},
+		},
+		{
+			name: "pop of a job's earlier slot keeps its later slot coalescing",
+			ops: []op{
+				put(ev("a", Completed, 1)), put(ev("a", Processing, 2)), compact,
+				pop, put(ev("a", Completed, 2)),
+			},
+			wantPopped:  []Event{ev("a", Completed, 1)},
+			wantRemoved: 1,
+			wantLeft:    []Event{ev("a", Completed, 2)},
+		},
+		{
 			name: "empty queue stops coalescing",
 			ops: []op{
 				put(ev("a", Pending, 0)), compact, pop,

@@ -7,10 +7,18 @@ import "time"
 // defaults (attempts, base and max delay, jitter) live with the retry policy in
 // package shared/retry, not here.
 const (
-	// DefaultSubscriberBuffer is how many events a Subscription may have
-	// waiting before the hub considers it slow and disconnects it
+	// DefaultSubscriberBuffer is the capacity of a Subscription's channel,
+	// and how many events a subscriber (a WebSocket client too) may have
+	// waiting beyond it before they coalesce to the latest event per job
 	// (HubConfig.SubscriberBuffer).
 	DefaultSubscriberBuffer = 256
+
+	// DefaultStallTimeout is how long a Subscription may leave an event
+	// untaken with its channel full before the hub disconnects it as slow
+	// (HubConfig.StallTimeout). A reading subscriber takes an event at once;
+	// 5 s tolerates a busy process without holding a dead subscriber's
+	// backlog for long.
+	DefaultStallTimeout = 5 * time.Second
 
 	// DefaultMaxJobs bounds the hub's per-job snapshot: when more jobs than
 	// this are known, the job updated least recently is forgotten
@@ -33,8 +41,11 @@ const (
 	// above the sustained rate, after a quiet period (HandlerConfig.Burst).
 	DefaultBurst = 100
 
-	// DefaultWriteTimeout is how long one WebSocket write may take; a client
-	// that cannot take a message in this time is disconnected and counted as
-	// slow (HandlerConfig.WriteTimeout).
+	// DefaultWriteTimeout is how long a WebSocket client may leave a message
+	// untaken: a client that has stopped reading for this long is
+	// disconnected and counted as slow (HandlerConfig.WriteTimeout). A
+	// reading client takes a small message at once, so 5 s leaves room for a
+	// busy browser tab or a stalled network without keeping a dead client's
+	// connection for long.
 	DefaultWriteTimeout = 5 * time.Second
 )

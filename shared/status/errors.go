@@ -6,8 +6,9 @@ import "errors"
 // ErrInvalidConfig and name the field that is wrong.
 var (
 	// ErrSlowSubscriber is what Subscription.Err returns after the hub
-	// disconnected the subscription because its buffer was full.
-	ErrSlowSubscriber = errors.New("status subscriber too slow: its buffer was full, so it was disconnected")
+	// disconnected the subscription because it stopped reading
+	// (HubConfig.StallTimeout) or had more jobs waiting than HubConfig.MaxJobs.
+	ErrSlowSubscriber = errors.New("status subscriber too slow: it stopped reading or had too many jobs waiting, so it was disconnected")
 
 	// ErrHubClosed is returned by Subscribe after Hub.Close, and by
 	// Subscription.Err for subscriptions that Hub.Close ended.

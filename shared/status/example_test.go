@@ -45,7 +45,7 @@ func ExampleHub() {
 	// Output:
 	// resize-1 FAILED: invalid input
 	// latest: resize-1 FAILED
-	// {Published:2 Delivered:1 Dropped:0 Subscribers:0}
+	// {Published:2 Delivered:1 Coalesced:0 Dropped:0 Subscribers:0}
 }
 
 // NewHandler streams the hub's events to WebSocket clients as JSON, one event

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -51,6 +52,7 @@ func TestHubConfigValidate(t *testing.T) {
 		{name: "explicit", cfg: HubConfig{SubscriberBuffer: 1, MaxJobs: 1}},
 		{name: "negative buffer", cfg: HubConfig{SubscriberBuffer: -1}, wantErr: true},
 		{name: "negative max jobs", cfg: HubConfig{MaxJobs: -5}, wantErr: true},
+		{name: "negative stall timeout", cfg: HubConfig{StallTimeout: -time.Second}, wantErr: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -108,73 +110,117 @@ func TestHubFanOutInOrder(t *testing.T) {
 	}
 }
 
+// TestHubDropsSlowSubscriber: a subscriber that stops reading is dropped once
+// an event has waited StallTimeout for room in its full channel, counted and
+// reported; a subscriber that reads all the time receives every event, in
+// order, however far the publisher runs ahead. Publish never waits.
 func TestHubDropsSlowSubscriber(t *testing.T) {
 	type drop struct{ id, reason string }
-	var mu sync.Mutex
-	var drops []drop
+	drops := make(chan drop, 2)
 	h := newTestHub(t, HubConfig{
 		SubscriberBuffer: 4,
-		OnDrop: func(id, reason string) {
-			mu.Lock()
-			drops = append(drops, drop{id, reason})
-			mu.Unlock()
-		},
+		StallTimeout:     50 * time.Millisecond,
+		OnDrop:           func(id, reason string) { drops <- drop{id, reason} },
 	})
 	ctx := context.Background()
 	slow, err := h.Subscribe(ctx, nil)
 	if err != nil {
 		t.Fatalf("Subscribe() = %v", err)
 	}
-	// fast is drained concurrently and must keep receiving everything.
+	// fast is read all the time and must receive everything.
 	fast, err := h.Subscribe(ctx, nil)
 	if err != nil {
 		t.Fatalf("Subscribe() = %v", err)
 	}
+	const n = 1000
 	got := make(chan []Event)
-	go func() { got <- drain(fast) }()
+	go func() {
+		var evs []Event
+		for e := range fast.C() {
+			if evs = append(evs, e); len(evs) == n {
+				break
+			}
+		}
+		got <- evs
+	}()
 
 	// Each Publish returns: nobody reads slow, and it is never waited for.
-	const n = 1000
-	var returned int
 	for i := range n {
 		h.Publish(ev(fmt.Sprintf("job-%d", i), Completed, 1))
-		returned++
-	}
-	if returned != n {
-		t.Fatalf("%d Publish calls returned, want %d", returned, n)
 	}
 
+	var d drop
+	select {
+	case d = <-drops:
+	case <-time.After(guard):
+		t.Fatalf("slow subscriber not dropped; Stats() = %+v", h.Stats())
+	}
+	if d.id != slow.ID() || !strings.Contains(d.reason, "StallTimeout") {
+		t.Errorf("OnDrop(%q, %q), want (%q, a reason naming StallTimeout)", d.id, d.reason, slow.ID())
+	}
 	if err := slow.Err(); !errors.Is(err, ErrSlowSubscriber) {
 		t.Errorf("slow.Err() = %v, want ErrSlowSubscriber", err)
 	}
 	if buffered := drain(slow); len(buffered) != 4 {
-		t.Errorf("slow subscriber kept %d buffered events, want 4 (its buffer)", len(buffered))
+		t.Errorf("slow subscriber kept %d events in its channel, want 4 (its buffer)", len(buffered))
 	}
-	fast.Close()
+
 	fastGot := <-got
-	// fast may itself have been dropped if the drain goroutine fell more than
-	// 4 events behind; what matters is that it received a prefix, in order.
+	if len(fastGot) != n {
+		t.Fatalf("fast subscriber received %d events, want %d; Err() = %v", len(fastGot), n, fast.Err())
+	}
 	for i, e := range fastGot {
 		if want := fmt.Sprintf("job-%d", i); e.JobID != want {
 			t.Fatalf("fast subscriber event %d is for %q, want %q", i, e.JobID, want)
 		}
 	}
+	if err := fast.Err(); err != nil {
+		t.Errorf("fast.Err() = %v, want nil (still open)", err)
+	}
+	fast.Close()
 
 	st := h.Stats()
-	if st.Published != n {
-		t.Errorf("Stats().Published = %d, want %d", st.Published, n)
+	if st.Published != n || st.Dropped != 1 {
+		t.Errorf("Stats() = %+v, want Published %d, Dropped 1", st, n)
 	}
-	if st.Dropped < 1 {
-		t.Errorf("Stats().Dropped = %d, want >= 1", st.Dropped)
+	select {
+	case d := <-drops:
+		t.Errorf("second drop OnDrop(%q, %q), want only the slow subscriber", d.id, d.reason)
+	default:
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(drops) != int(st.Dropped) {
-		t.Errorf("OnDrop called %d times, want %d (Stats().Dropped)", len(drops), st.Dropped)
+}
+
+// TestHubDropsSubscriberWithTooManyJobsWaiting: a subscription's backlog
+// coalesces to one event per job, so it is bounded by MaxJobs: one more job
+// waiting drops it at once.
+func TestHubDropsSubscriberWithTooManyJobsWaiting(t *testing.T) {
+	reasons := make(chan string, 1)
+	h := newTestHub(t, HubConfig{
+		SubscriberBuffer: 2,
+		MaxJobs:          5,
+		OnDrop:           func(_, reason string) { reasons <- reason },
+	})
+	s, err := h.Subscribe(context.Background(), nil)
+	if err != nil {
+		t.Fatalf("Subscribe() = %v", err)
 	}
-	if len(drops) > 0 && drops[0].id != slow.ID() && drops[len(drops)-1].id != slow.ID() {
-		t.Errorf("OnDrop IDs = %v, want %q among them", drops, slow.ID())
+	// Nobody reads: 2 events fill the channel, the subscription's goroutine
+	// may hold one more, and 6 distinct jobs in the backlog exceed MaxJobs.
+	for i := range 2 + 7 {
+		h.Publish(ev(fmt.Sprintf("job-%d", i), Pending, 0))
 	}
+	select {
+	case r := <-reasons:
+		if !strings.Contains(r, "MaxJobs") {
+			t.Errorf("OnDrop reason = %q, want it to name MaxJobs", r)
+		}
+	default:
+		t.Fatalf("subscriber with more than MaxJobs jobs waiting not dropped at once; Stats() = %+v", h.Stats())
+	}
+	if err := s.Err(); !errors.Is(err, ErrSlowSubscriber) {
+		t.Errorf("Err() = %v, want ErrSlowSubscriber", err)
+	}
+	drain(s)
 }
 
 func TestSubscriptionEnds(t *testing.T) {
@@ -334,5 +380,97 @@ func TestHubConcurrent(t *testing.T) {
 	h.Close()
 	if n := len(h.Snapshot()); n > 16 {
 		t.Errorf("len(Snapshot()) = %d, want <= 16 (MaxJobs)", n)
+	}
+}
+
+// TestHubBurstReachesReadingSubscriber publishes 10,000 events in a tight
+// loop (500 jobs, 20 states each, interleaved) to a subscription that is
+// read all the time: it is not dropped, sees each job's events in order,
+// and ends with every job's final state.
+func TestHubBurstReachesReadingSubscriber(t *testing.T) {
+	h := newTestHub(t, HubConfig{})
+	s, err := h.Subscribe(context.Background(), nil)
+	if err != nil {
+		t.Fatalf("Subscribe() = %v", err)
+	}
+	const jobs, states = 500, 20
+	type result struct {
+		last map[string]Event
+		err  error
+	}
+	received := make(chan result, 1)
+	go func() {
+		r := result{last: make(map[string]Event)}
+		final := 0
+		for e := range s.C() {
+			if prev, ok := r.last[e.JobID]; ok && e.Attempt < prev.Attempt {
+				r.err = fmt.Errorf("job %s: step %d arrived after step %d: per-job order broken", e.JobID, e.Attempt, prev.Attempt)
+				break
+			}
+			r.last[e.JobID] = e
+			if e.Status == Completed || e.Status == Failed {
+				if final++; final == jobs {
+					break
+				}
+			}
+		}
+		if final < jobs && r.err == nil {
+			r.err = fmt.Errorf("subscription ended with %d of %d jobs final: Err() = %v", final, jobs, s.Err())
+		}
+		received <- r
+	}()
+
+	want := make(map[string]Event, jobs)
+	for i := range states {
+		for j := range jobs {
+			e := ev(fmt.Sprintf("job-%03d", j), burstStatus(j, i, states), i)
+			h.Publish(e)
+			want[e.JobID] = e
+		}
+	}
+	r := <-received
+	if r.err != nil {
+		t.Fatalf("reading subscriber: %v (hub stats %+v)", r.err, h.Stats())
+	}
+	if diff := cmp.Diff(want, r.last); diff != "" {
+		t.Errorf("each job's last event at the subscriber (-want +got):\n%s", diff)
+	}
+	if st := h.Stats(); st.Dropped != 0 || st.Subscribers != 1 {
+		t.Errorf("Stats() = %+v, want Dropped 0, Subscribers 1", st)
+	}
+	s.Close()
+}
+
+// TestOnDropMayCloseTheSubscription: OnDrop for a stalled subscription runs on
+// the subscription's own goroutine, and may still call its Close.
+func TestOnDropMayCloseTheSubscription(t *testing.T) {
+	var slow *Subscription
+	subscribed := make(chan struct{})
+	closed := make(chan struct{})
+	h := newTestHub(t, HubConfig{
+		SubscriberBuffer: 1,
+		StallTimeout:     10 * time.Millisecond,
+		OnDrop: func(string, string) {
+			<-subscribed
+			slow.Close()
+			close(closed)
+		},
+	})
+	var err error
+	slow, err = h.Subscribe(context.Background(), nil)
+	if err != nil {
+		t.Fatalf("Subscribe() = %v", err)
+	}
+	close(subscribed)
+	for i := range 3 {
+		h.Publish(ev("a", Processing, i))
+	}
+	select {
+	case <-closed:
+	case <-time.After(guard):
+		t.Fatal("OnDrop calling Subscription.Close did not return")
+	}
+	if err := slow.Err(); !errors.Is(err, ErrSlowSubscriber) {
+		t.Errorf("Err() = %v, want ErrSlowSubscriber", err)
 	}
 }

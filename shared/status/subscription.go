@@ -7,9 +7,18 @@ import "sync"
 type Subscription struct {
 	id     string
 	hub    *Hub
-	ch     chan Event
+	ch     chan Event // nil when sink is set
+	sink   sink       // an internal subscriber's coalescing queue (WebSocket clients)
 	filter func(Event) bool
-	err    error // guarded by hub.mu; set when ch is closed
+
+	// Guarded by hub.mu:
+	err     error         // set when the subscription ends
+	backlog *pendingQueue // events waiting for room in ch, in order (channel subscriptions)
+	moving  bool          // Hub.move is running for this subscription: it alone sends on ch
+	ended   bool          // ended while moving: the mover closes ch
+	halt    chan struct{} // closed when the subscription ends while moving
+
+	moved sync.WaitGroup // the running Hub.move, if any
 
 	stopMu sync.Mutex
 	stop   func() bool // stops the context.AfterFunc registered by Subscribe
@@ -34,11 +43,14 @@ func (s *Subscription) Err() error {
 	return s.err
 }
 
-// Close ends the subscription and closes its channel; events still buffered
-// can be drained from C. It is idempotent.
+// Close ends the subscription and closes its channel; events in the
+// channel can still be drained from C, events in its backlog are discarded.
+// It returns when the subscription's goroutine, if any, has ended. It is
+// idempotent.
 func (s *Subscription) Close() {
 	s.hub.remove(s, nil)
 	s.stopCtx()
+	s.moved.Wait()
 }
 
 func (s *Subscription) setStop(stop func() bool) {

@@ -29,9 +29,10 @@ type HandlerConfig struct {
 	// one client, enforced by a token bucket of size Burst. Events within the
 	// rate are sent one by one, in order. Events above the rate are
 	// coalesced: while the client waits for budget, its queue keeps only the
-	// latest waiting event of each job and sends it when the budget allows,
-	// so the client always converges on every job's current state but may
-	// skip intermediate states. math.Inf(1) disables the limit. Default
+	// latest waiting event of each job and sends it when the budget allows
+	// (a waiting COMPLETED or FAILED is never replaced by a non-terminal
+	// event), so the client always converges on every job's current state
+	// but may skip intermediate states. math.Inf(1) disables the limit. Default
 	// DefaultRatePerSecond (200).
 	RatePerSecond float64
 
@@ -39,10 +40,22 @@ type HandlerConfig struct {
 	// after a quiet period. Default DefaultBurst (100).
 	Burst int
 
-	// WriteTimeout bounds each WebSocket write. A client that cannot take a
-	// message in time is disconnected and counted in HandlerStats.SlowDropped.
-	// Default DefaultWriteTimeout (5s).
+	// WriteTimeout is how long a client may go without taking a message
+	// that is waiting for it: a write that has not completed in this time
+	// means the client has stopped reading (a reading client drains a small
+	// message at once), so the client is disconnected without a close
+	// handshake, counted in HandlerStats.SlowDropped and reported to OnDrop.
+	// A client that reads, however far it falls behind a burst, is not
+	// disconnected for it: its waiting events are coalesced instead (only
+	// more distinct jobs waiting than HubConfig.MaxJobs drop it). Default
+	// DefaultWriteTimeout (5s).
 	WriteTimeout time.Duration
+
+	// OnDrop, if set, is called once for every client disconnected as slow
+	// (see HandlerStats.SlowDropped), with its subscriber ID (as in the log)
+	// and a human-readable reason, after the connection is closed. It runs on
+	// the client's own goroutine and must return quickly.
+	OnDrop func(subscriberID, reason string)
 
 	// SkipSnapshot turns off the snapshot sent on connect. By default a new
 	// client first receives the latest event of every job the hub knows
@@ -100,13 +113,14 @@ type HandlerStats struct {
 	// MaxClients clients were connected (or the handler was closed).
 	Rejected uint64
 	// SlowDropped counts clients disconnected for being too slow: a write
-	// took longer than WriteTimeout, more distinct jobs were waiting than the
-	// hub's MaxJobs, or the hub dropped the client's subscription.
+	// took longer than WriteTimeout (the client stopped reading), or more
+	// distinct jobs were waiting than the hub's MaxJobs.
 	SlowDropped uint64
 	// Sent counts messages written to clients, snapshot included.
 	Sent uint64
 	// Coalesced counts events never sent because a later event of the same
-	// job replaced them while they waited (see RatePerSecond).
+	// job replaced them while they waited (see RatePerSecond and
+	// HubConfig.SubscriberBuffer).
 	Coalesced uint64
 }
 
@@ -115,7 +129,8 @@ type HandlerStats struct {
 type Handler struct {
 	hub        *Hub
 	cfg        HandlerConfig
-	maxPending int
+	coalesceAt int // a client's queue coalesces above this many events: the hub's SubscriberBuffer
+	maxPending int // a client is dropped above this many waiting jobs: the hub's MaxJobs
 	log        hclog.Logger
 
 	ctx    context.Context // cancelled by Close
@@ -149,6 +164,7 @@ func NewHandler(hub *Hub, cfg HandlerConfig) (*Handler, error) {
 	return &Handler{
 		hub:        hub,
 		cfg:        cfg.withDefaults(),
+		coalesceAt: hub.cfg.SubscriberBuffer,
 		maxPending: hub.cfg.MaxJobs,
 		log:        hub.cfg.Logger.Named("websocket"),
 		ctx:        ctx,
@@ -264,45 +280,54 @@ func (h *Handler) release() {
 	h.wg.Done()
 }
 
-// client is the state shared by one connection's writer (the request
-// goroutine) and its pump goroutine.
+// client is one connection's queue, shared by the hub (which puts events
+// into it while publishing, as the subscription's sink) and the connection's
+// writer (the request goroutine). Neither waits for the other: the hub only
+// appends or coalesces, and the writer only pops.
 type client struct {
 	handler    *Handler
-	maxPending int
+	coalesceAt int           // coalesce once more events than this are waiting
+	maxPending int           // drop the client once more jobs than this are waiting
 	signal     chan struct{} // wakes the writer; capacity 1
 
 	mu       sync.Mutex
 	queue    *pendingQueue
-	overflow bool // more than maxPending jobs were waiting; the pump stopped
-	ended    bool // the subscription's channel is closed
+	overflow bool // more than maxPending jobs were waiting; the queue is dropped
+	done     bool // the subscription has ended
 }
 
-// pump moves events from the subscription into the client's queue, so that
-// the hub never waits for this client's network writes. When more than
-// maxPending events are waiting it coalesces the queue to one event per job;
-// if more than maxPending jobs are still waiting it gives up on the client:
-// it closes the subscription and stops, which bounds the queue even while a
-// write is stalled.
-func (c *client) pump(sub *Subscription) {
-	for ev := range sub.C() {
-		c.mu.Lock()
-		if c.queue.put(ev) {
-			c.handler.coalesced.Add(1)
-		}
-		if c.queue.len() > c.maxPending {
-			c.handler.coalesced.Add(uint64(c.queue.compact()))
-		}
-		overflow := c.queue.len() > c.maxPending
-		c.overflow = overflow
-		c.mu.Unlock()
-		if overflow {
-			sub.Close()
-			break
-		}
-		c.wake()
-	}
+var _ sink = (*client)(nil)
+
+// put queues ev for the writer; the hub calls it while publishing. When more
+// than coalesceAt events are waiting the queue coalesces to the latest event
+// of each job (never replacing a terminal one), so a burst costs memory per
+// job, not per event. If more than maxPending jobs are still waiting the
+// client is given up on: the queue is dropped and the writer ends the
+// connection as slow.
+func (c *client) put(ev Event) {
 	c.mu.Lock()
-	c.ended = true
+	if c.overflow || c.done {
+		c.mu.Unlock()
+		return
+	}
+	if c.queue.put(ev) {
+		c.handler.coalesced.Add(1)
+	}
+	if c.queue.len() > c.coalesceAt {
+		c.handler.coalesced.Add(uint64(c.queue.compact()))
+		if c.queue.len() > c.maxPending {
+			c.overflow = true
+			c.queue = newPendingQueue()
+		}
+	}
+	c.mu.Unlock()
+	c.wake()
+}
+
+// ended is called by the hub when the subscription ends.
+func (c *client) ended() {
+	c.mu.Lock()
+	c.done = true
 	c.mu.Unlock()
 	c.wake()
 }
@@ -331,7 +356,14 @@ func (h *Handler) serve(conn *websocket.Conn, remote string) {
 	// the connection does. Clients are not expected to send data messages.
 	readCtx := conn.CloseRead(context.Background())
 
-	sub, snap, err := h.hub.subscribe(readCtx, nil, !h.cfg.SkipSnapshot)
+	c := &client{
+		handler:    h,
+		coalesceAt: h.coalesceAt,
+		maxPending: h.maxPending,
+		signal:     make(chan struct{}, 1),
+		queue:      newPendingQueue(),
+	}
+	sub, snap, err := h.hub.subscribe(readCtx, nil, c, !h.cfg.SkipSnapshot)
 	if err != nil {
 		conn.Close(websocket.StatusGoingAway, "status hub closed")
 		return
@@ -339,27 +371,21 @@ func (h *Handler) serve(conn *websocket.Conn, remote string) {
 	log := h.log.With("remote", remote, "subscriber", sub.ID())
 	log.Debug("status client connected", "snapshot_events", len(snap))
 
-	c := &client{
-		handler:    h,
-		maxPending: h.maxPending,
-		signal:     make(chan struct{}, 1),
-		queue:      newPendingQueue(),
-	}
-	var pumpDone sync.WaitGroup
-	pumpDone.Go(func() { c.pump(sub) })
 	err = h.run(conn, c, sub, snap, readCtx)
 	sub.Close()
-	pumpDone.Wait()
 
 	var slow *slowError
 	var away *goingAwayError
 	switch {
 	case errors.As(err, &slow):
-		h.slowDropped.Add(1)
-		log.Warn("dropped slow status client", "reason", slow.reason)
 		// No close handshake: a client that does not read would not read
 		// the close frame either.
 		conn.CloseNow()
+		h.slowDropped.Add(1)
+		log.Warn("dropped slow status client", "reason", slow.reason)
+		if h.cfg.OnDrop != nil {
+			h.cfg.OnDrop(sub.ID(), slow.reason)
+		}
 	case errors.As(err, &away):
 		conn.Close(websocket.StatusGoingAway, away.reason)
 	default:
@@ -387,15 +413,13 @@ func (h *Handler) run(conn *websocket.Conn, c *client, sub *Subscription, snap [
 			return err
 		}
 		c.mu.Lock()
-		overflow, ended := c.overflow, c.ended
+		overflow, ended := c.overflow, c.done
 		c.mu.Unlock()
 		switch {
 		case overflow:
 			return c.overflowError()
 		case ended:
 			switch err := sub.Err(); {
-			case errors.Is(err, ErrSlowSubscriber):
-				return &slowError{reason: "its hub subscription buffer was full"}
 			case errors.Is(err, ErrHubClosed):
 				return &goingAwayError{reason: "status hub closed"}
 			default:

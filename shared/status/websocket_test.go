@@ -265,14 +265,21 @@ func TestWebSocketOriginPatterns(t *testing.T) {
 	}
 }
 
-// TestWebSocketStalledClientDropped is the slow-subscriber policy end to end:
-// one client never reads; 1,000 events are published while it stalls, every
-// Publish returns, a healthy client receives them all in order, and the
-// stalled client is disconnected and counted.
+// TestWebSocketStalledClientDropped is the slow-client policy end to end,
+// with the hub's default buffer: one client never reads; 1,000 events are
+// published while it stalls, every Publish returns, a healthy client receives
+// them all in order, and the stalled client, and only it, is disconnected
+// once a write to it has waited WriteTimeout, and counted.
 func TestWebSocketStalledClientDropped(t *testing.T) {
+	type drop struct{ id, reason string }
+	drops := make(chan drop, 2)
 	ts := startServer(t,
-		HubConfig{SubscriberBuffer: 2048},
-		HandlerConfig{RatePerSecond: math.Inf(1), WriteTimeout: time.Second},
+		HubConfig{},
+		HandlerConfig{
+			RatePerSecond: math.Inf(1),
+			WriteTimeout:  500 * time.Millisecond,
+			OnDrop:        func(id, reason string) { drops <- drop{id, reason} },
+		},
 		true)
 	// The stalled client never reads; both ends of its connection have small
 	// kernel buffers. It connects first, to get the small server buffer.
@@ -328,10 +335,31 @@ func TestWebSocketStalledClientDropped(t *testing.T) {
 		}
 	}
 
-	waitFor(t, "the stalled client to be dropped", func() bool { return ts.handler.Stats().SlowDropped == 1 })
-	waitFor(t, "one connected client", func() bool { return ts.handler.Stats().Clients == 1 })
-	if st := ts.hub.Stats(); st.Published != n {
-		t.Errorf("hub Stats().Published = %d, want %d", st.Published, n)
+	var d drop
+	select {
+	case d = <-drops:
+	case <-time.After(guard):
+		t.Fatalf("stalled client not dropped; handler Stats() = %+v", ts.handler.Stats())
+	}
+	if !strings.Contains(d.reason, "WriteTimeout") {
+		t.Errorf("OnDrop reason = %q, want it to name WriteTimeout", d.reason)
+	}
+	// OnDrop runs after the client is counted and its subscription closed.
+	if st := ts.handler.Stats(); st.SlowDropped != 1 {
+		t.Errorf("handler Stats().SlowDropped = %d, want 1", st.SlowDropped)
+	}
+	if st := ts.hub.Stats(); st.Subscribers != 1 || st.Published != n || st.Dropped != 0 {
+		t.Errorf("hub Stats() = %+v, want Subscribers 1 (the healthy client), Published %d, Dropped 0", st, n)
+	}
+	select {
+	case d := <-drops:
+		t.Errorf("second client dropped (%s: %s): want only the stalled one", d.id, d.reason)
+	default:
+	}
+	// The healthy client is still served.
+	ts.hub.Publish(ev("after", Completed, 1))
+	if e := mustReadEvent(t, healthy); e.JobID != "after" {
+		t.Errorf("healthy client's next event is for %q, want %q", e.JobID, "after")
 	}
 }
 
@@ -517,5 +545,123 @@ func TestHandlerSnapshotOverGET(t *testing.T) {
 	}
 	if st := ts.handler.Stats(); st.Accepted != 0 || st.Rejected != 0 {
 		t.Errorf("Stats() = %+v, want plain GETs not counted as clients", st)
+	}
+}
+
+// burstStatus is the status of step i of n for job j in a burst: PENDING,
+// then PROCESSING and RETRYING in turn, and at the last step COMPLETED or
+// FAILED (every third job fails).
+func burstStatus(j, i, n int) Status {
+	switch {
+	case i == 0:
+		return Pending
+	case i == n-1 && j%3 == 2:
+		return Failed
+	case i == n-1:
+		return Completed
+	case i%2 == 1:
+		return Processing
+	default:
+		return Retrying
+	}
+}
+
+// TestWebSocketBurstReachesReadingClient publishes 10,000 events in a tight
+// loop (500 jobs, 20 states each, interleaved) while a client reads all the
+// time, with the default configuration. The client is not disconnected, sees
+// each job's events in publish order, and ends with every job's final state.
+func TestWebSocketBurstReachesReadingClient(t *testing.T) {
+	var hubDrops, clientDrops atomic.Int64
+	ts := startServer(t,
+		HubConfig{OnDrop: func(string, string) { hubDrops.Add(1) }},
+		HandlerConfig{OnDrop: func(string, string) { clientDrops.Add(1) }},
+		false)
+	c := dial(t, ts.wsURL, nil, false)
+	waitSubscribers(t, ts.hub, 1)
+
+	const jobs, states = 500, 20
+	type result struct {
+		last map[string]Event
+		n    int
+		err  error
+	}
+	received := make(chan result, 1)
+	go func() {
+		r := result{last: make(map[string]Event)}
+		final := 0
+		for final < jobs {
+			e, err := readEvent(t, c)
+			if err != nil {
+				r.err = fmt.Errorf("Read() after %d messages, %d of %d jobs final: %w", r.n, final, jobs, err)
+				break
+			}
+			r.n++
+			if prev, ok := r.last[e.JobID]; ok && e.Attempt < prev.Attempt {
+				r.err = fmt.Errorf("job %s: step %d arrived after step %d: per-job order broken", e.JobID, e.Attempt, prev.Attempt)
+				break
+			}
+			r.last[e.JobID] = e
+			if e.Status == Completed || e.Status == Failed {
+				final++
+			}
+		}
+		received <- r
+	}()
+
+	want := make(map[string]Event, jobs)
+	for i := range states {
+		for j := range jobs {
+			e := ev(fmt.Sprintf("job-%03d", j), burstStatus(j, i, states), i)
+			ts.hub.Publish(e)
+			want[e.JobID] = e
+		}
+	}
+	r := <-received
+	if r.err != nil {
+		t.Fatalf("reading client: %v (handler stats %+v, hub stats %+v)", r.err, ts.handler.Stats(), ts.hub.Stats())
+	}
+	if diff := cmp.Diff(want, r.last); diff != "" {
+		t.Errorf("each job's last event at the client (-want +got):\n%s", diff)
+	}
+	t.Logf("%d events published, %d messages received", jobs*states, r.n)
+	if st := ts.handler.Stats(); st.SlowDropped != 0 || st.Clients != 1 {
+		t.Errorf("handler Stats() = %+v, want SlowDropped 0, Clients 1", st)
+	}
+	if st := ts.hub.Stats(); st.Dropped != 0 || st.Subscribers != 1 {
+		t.Errorf("hub Stats() = %+v, want Dropped 0, Subscribers 1", st)
+	}
+	if n, m := hubDrops.Load(), clientDrops.Load(); n != 0 || m != 0 {
+		t.Errorf("OnDrop called %d times by the hub, %d times by the handler; want 0", n, m)
+	}
+}
+
+// TestWebSocketTooManyJobsWaitingDropsClient: a client's queue coalesces to
+// one event per job, so what bounds it is the number of jobs; with more than
+// the hub's MaxJobs waiting, the client is dropped and counted.
+func TestWebSocketTooManyJobsWaitingDropsClient(t *testing.T) {
+	reasons := make(chan string, 1)
+	ts := startServer(t,
+		HubConfig{MaxJobs: 10, SubscriberBuffer: 4},
+		HandlerConfig{RatePerSecond: 0.001, Burst: 1, OnDrop: func(_, reason string) { reasons <- reason }},
+		false)
+	c := dial(t, ts.wsURL, nil, false)
+	waitSubscribers(t, ts.hub, 1)
+	ts.hub.Publish(ev("first", Pending, 0)) // takes the only token
+	if e := mustReadEvent(t, c); e.JobID != "first" {
+		t.Fatalf("first event is for %q, want %q", e.JobID, "first")
+	}
+	for i := range 11 {
+		ts.hub.Publish(ev(fmt.Sprintf("job-%02d", i), Pending, 0))
+	}
+	select {
+	case r := <-reasons:
+		if !strings.Contains(r, "MaxJobs") {
+			t.Errorf("OnDrop reason = %q, want it to name MaxJobs", r)
+		}
+	case <-time.After(guard):
+		t.Fatalf("client with 11 jobs waiting (MaxJobs 10) not dropped; Stats() = %+v", ts.handler.Stats())
+	}
+	if st := ts.handler.Stats(); st.SlowDropped != 1 {
+		t.Errorf("Stats().SlowDropped = %d, want 1", st.SlowDropped)
 	}
 }
