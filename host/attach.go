@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 )
 
 // ReattachConfig is what a new host process needs to take over a running
@@ -98,6 +99,14 @@ func Attach(ctx context.Context, rc ReattachConfig, cfg Config) (*Worker, error)
 	defer cancel()
 	c, err := w.connect(ctx)
 	if err != nil {
+		if errors.Is(err, syscall.ECONNREFUSED) {
+			// Nothing listens on the socket: the worker that made it
+			// was killed (a worker that exits removes its socket), and
+			// the live process with its pid is someone else. It is never
+			// signalled.
+			return nil, fmt.Errorf("attach worker %q: %w: pid %d is alive but socket %s refuses connections: the worker is gone and the pid was reused (%v)",
+				cfg.Name, ErrStaleReattach, rc.PID, rc.SocketPath, err)
+		}
 		return nil, fmt.Errorf("attach worker %q (pid %d): %w", cfg.Name, rc.PID, err)
 	}
 	if c.hello.PID != rc.PID {
