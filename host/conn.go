@@ -204,7 +204,7 @@ func (c *conn) lost(cause error) {
 	}
 	err := fmt.Errorf("worker %q: %w: %v", c.w.cfg.Name, ErrConnectionLost, cause)
 	if p := c.w.proc; p != nil {
-		if e := p.waitExit(250 * time.Millisecond); e != nil {
+		if e := p.waitExitIfDying(lostExitWait); e != nil {
 			err = e
 		}
 	}
