@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+
+	"github.com/isolated-workers/isolated-workers-go/handshake"
 )
 
 // ReattachConfig is what a new host process needs to take over a running
@@ -82,7 +84,7 @@ func Attach(ctx context.Context, rc ReattachConfig, cfg Config) (*Worker, error)
 	}
 	cfg.setDefaults()
 	if rc.Serializer != cfg.Serializer.Name() {
-		return nil, fmt.Errorf("attach worker %q: serializer mismatch: host uses %s, worker uses %s", cfg.Name, cfg.Serializer.Name(), rc.Serializer)
+		return nil, fmt.Errorf("attach worker %q: %w", cfg.Name, &handshake.SerializerMismatchError{Host: cfg.Serializer.Name(), Worker: rc.Serializer})
 	}
 	if rc.SocketPath == "" || rc.PID <= 0 || rc.AuthToken == "" || rc.ProtocolVersion <= 0 {
 		return nil, fmt.Errorf("attach worker %q: reattach config is incomplete (socket path, pid, protocol version and auth token are required)", cfg.Name)

@@ -103,7 +103,7 @@ func (w *Worker) helloConn(ctx context.Context, ymx *yamux.Session) (*conn, erro
 	control.SetReadDeadline(time.Time{})
 	switch {
 	case wh.Error != "":
-		return nil, &RefusedError{Reason: wh.Error}
+		return nil, &RefusedError{Reason: wh.Error, Code: wh.Code, cause: handshake.ErrorFromCode(wh.Code, wh.Fields)}
 	case wh.Serializer != w.cfg.Serializer.Name():
 		return nil, &handshake.SerializerMismatchError{Host: w.cfg.Serializer.Name(), Worker: wh.Serializer}
 	case wh.Fingerprint != w.fp:

@@ -129,7 +129,7 @@ func ServeContext(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("handshake: ready pipe descriptor %d is not open", env.ReadyFD)
 	}
 	fail := func(err error) error {
-		ready.WriteString(handshake.ErrorLine(err.Error()))
+		ready.WriteString(handshake.ErrorLineFor(err))
 		ready.Close()
 		return err
 	}
@@ -341,14 +341,34 @@ func (s *server) claim(c *hostConn) error {
 		select {
 		case <-prev.done:
 			if prev.shutdownRequested.Load() || s.cfg.DisconnectBehavior == Shutdown {
-				return errors.New("worker is shutting down: its previous host disconnected and its DisconnectBehavior is Shutdown; start a new worker (or give this one plugin.KeepAlive)")
+				return &refusal{handshake.CodeShuttingDown, errors.New("worker is shutting down: its previous host disconnected and its DisconnectBehavior is Shutdown; start a new worker (or give this one plugin.KeepAlive)")}
 			}
 		case <-s.stopping:
-			return errors.New("worker is shutting down; start a new worker")
+			return &refusal{handshake.CodeShuttingDown, errors.New("worker is shutting down; start a new worker")}
 		case <-deadline.C:
-			return fmt.Errorf("worker already serves a host (pid %d); disconnect it first", prev.hostPID)
+			return &refusal{handshake.CodeBusy, fmt.Errorf("worker already serves a host (pid %d); disconnect it first", prev.hostPID)}
 		}
 	}
+}
+
+// refusal is a reason to refuse a host, with its code for the hello.
+type refusal struct {
+	code string
+	err  error
+}
+
+func (r *refusal) Error() string { return r.err.Error() }
+func (r *refusal) Unwrap() error { return r.err }
+
+// refusalHello is the hello refusing a host for err, with the code a host
+// matches (handshake.ErrorCode; a *refusal's own code).
+func refusalHello(err error) handshake.WorkerHello {
+	code, fields := handshake.ErrorCode(err, "")
+	var r *refusal
+	if code == "" && errors.As(err, &r) {
+		code = r.code
+	}
+	return handshake.WorkerHello{Error: err.Error(), Code: code, Fields: fields}
 }
 
 func (s *server) release(c *hostConn) {

@@ -11,8 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/isolated-workers/isolated-workers-go/handshake"
 	"github.com/isolated-workers/isolated-workers-go/host"
 	"github.com/isolated-workers/isolated-workers-go/plugin"
+	"github.com/isolated-workers/isolated-workers-go/shared"
 	"github.com/isolated-workers/isolated-workers-go/test/testproto"
 )
 
@@ -226,5 +228,48 @@ func TestCrashRemovesSocketDir(t *testing.T) {
 	<-w.Exited()
 	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("socket directory %s after the worker crashed: Stat = %v, want it gone", dir, err)
+	}
+}
+
+// TestMismatchErrorsAreTyped: Start and Attach report a serializer
+// mismatch as the same *handshake.SerializerMismatchError, rebuilt from
+// the worker's error code, never from its text.
+func TestMismatchErrorsAreTyped(t *testing.T) {
+	want := handshake.SerializerMismatchError{Host: "msgpack", Worker: "json"}
+	check := func(what string, err error) {
+		t.Helper()
+		var sm *handshake.SerializerMismatchError
+		if !errors.As(err, &sm) || *sm != want {
+			t.Errorf("%s = %v, want an error matching *handshake.SerializerMismatchError %+v", what, err, want)
+		}
+	}
+
+	cfg, _ := config(t)
+	cfg.Serializer = shared.MsgPack{}
+	if w, err := host.Start(ctxT(t), cfg); err == nil {
+		w.Close()
+		t.Error("Start with a msgpack host and a json worker succeeded")
+	} else {
+		check("Start (ready pipe)", err)
+	}
+
+	w, _ := startArgs(t, "-keepalive")
+	rc := w.ReattachConfig()
+	if err := w.Disconnect(); err != nil {
+		t.Fatal(err)
+	}
+	acfg, _ := config(t)
+	acfg.Serializer = shared.MsgPack{}
+	_, err := host.Attach(ctxT(t), rc, acfg)
+	check("Attach (reattach config)", err)
+
+	// A config that claims the host's serializer: the worker refuses in
+	// the hello, with a code.
+	rc.Serializer = "msgpack"
+	_, err = host.Attach(ctxT(t), rc, acfg)
+	check("Attach (worker's refusal)", err)
+	var refused *host.RefusedError
+	if !errors.As(err, &refused) || refused.Code != handshake.CodeSerializerMismatch {
+		t.Errorf("Attach (worker's refusal) = %v, want a *host.RefusedError with code %q", err, handshake.CodeSerializerMismatch)
 	}
 }
