@@ -83,13 +83,16 @@ test: lint cross test-unit fuzz-short test-bench-smoke
 # Platforms every package must vet and build its tests for (Windows comes later).
 CROSS_PLATFORMS := darwin/arm64 freebsd/amd64
 
-## cross: go vet and a test build of every package for each of CROSS_PLATFORMS.
+## cross: go vet, go build and a test build of every package for each of CROSS_PLATFORMS.
 cross:
-	@set -e; d=$$(mktemp -d); trap 'rm -rf "$$d"' EXIT; for p in $(CROSS_PLATFORMS); do \
+	@set -e; for p in $(CROSS_PLATFORMS); do \
 		os=$${p%%/*}; arch=$${p##*/}; \
-		echo "cross $$os/$$arch: go vet, go test -c"; \
+		echo "cross $$os/$$arch: go vet, go build, go test -c"; \
 		GOOS=$$os GOARCH=$$arch $(GO) vet ./...; \
-		GOOS=$$os GOARCH=$$arch $(GO) test -c -o "$$d/" ./... >/dev/null; \
+		GOOS=$$os GOARCH=$$arch $(GO) build ./...; \
+		for pkg in $$(GOOS=$$os GOARCH=$$arch $(GO) list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.ImportPath}}{{end}}' ./...); do \
+			GOOS=$$os GOARCH=$$arch $(GO) test -c -o /dev/null $$pkg; \
+		done; \
 	done
 
 test-unit:
