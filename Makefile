@@ -21,7 +21,7 @@ FUZZ_TARGETS := \
 EXAMPLES := middleware serializers reattach reconnect logging
 
 .PHONY: demo demo-serve examples $(addprefix example-,$(EXAMPLES)) \
-	test test-unit test-bench-smoke fuzz fuzz-short bench lint workers clean
+	test test-unit test-bench-smoke cross fuzz fuzz-short bench lint workers clean
 
 ## workers: build every example's worker binary into $(BIN).
 workers:
@@ -79,8 +79,24 @@ demo: workers
 demo-serve: workers
 	$(GO) run ./examples/jobs -worker $(BIN)/jobs-worker -addr 127.0.0.1:8080 -pace 300ms -linger 1h
 
-## test: vet, the race-enabled suite with leak checks, short fuzzing, the benchmark smoke test.
-test: lint test-unit fuzz-short test-bench-smoke
+## test: vet, the race-enabled suite with leak checks, short fuzzing, the benchmark smoke test,
+## and the cross-compiled vet and test build for macOS and FreeBSD.
+test: lint cross test-unit fuzz-short test-bench-smoke
+
+# Platforms every package must vet and build its tests for (Windows comes later).
+CROSS_PLATFORMS := darwin/arm64 freebsd/amd64
+
+## cross: go vet, go build and a test build of every package for each of CROSS_PLATFORMS.
+cross:
+	@set -e; for p in $(CROSS_PLATFORMS); do \
+		os=$${p%%/*}; arch=$${p##*/}; \
+		echo "cross $$os/$$arch: go vet, go build, go test -c"; \
+		GOOS=$$os GOARCH=$$arch $(GO) vet ./...; \
+		GOOS=$$os GOARCH=$$arch $(GO) build ./...; \
+		for pkg in $$(GOOS=$$os GOARCH=$$arch $(GO) list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.ImportPath}}{{end}}' ./...); do \
+			GOOS=$$os GOARCH=$$arch $(GO) test -c -o /dev/null $$pkg; \
+		done; \
+	done
 
 # test-unit installs Chromium first if it is missing (scripts/ensure-chromium.sh:
 # apt-get as root), then runs the suite with IW_BROWSER_TESTS=1, under which the

@@ -3,6 +3,7 @@ package handshake
 import (
 	"errors"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 )
@@ -76,6 +77,18 @@ func ParseEnv(c Config, getenv func(string) string) (Env, error) {
 	}
 	e.ReadyFD = fd
 	return e, nil
+}
+
+// UnsetEnv removes the cookie and every handshake variable from this
+// process's environment, so processes it starts do not inherit them (the
+// auth token is a secret). A worker calls it once it has read them.
+func UnsetEnv(c Config) {
+	if c.MagicCookieKey != "" {
+		os.Unsetenv(c.MagicCookieKey)
+	}
+	for _, k := range []string{EnvSocketPath, EnvSerializer, EnvProtocolVersions, EnvAuthToken, EnvReadyFD} {
+		os.Unsetenv(k)
+	}
 }
 
 // ParseVersions parses a comma-separated list of positive versions.

@@ -22,14 +22,18 @@ type HostHello struct {
 
 // WorkerHello is the worker's answer. A non-empty Error means the worker
 // refused the host; the worker closes the connection after sending it.
+// Code (one of the Code* constants) and Fields say why in a form the host
+// matches (see ErrorFromCode); an older worker sends Error alone.
 type WorkerHello struct {
-	Error              string   `json:"error,omitempty"`
-	ProtocolVersion    int      `json:"protocolVersion,omitempty"`
-	Serializer         string   `json:"serializer,omitempty"`
-	Fingerprint        string   `json:"fingerprint,omitempty"`
-	PID                int      `json:"pid,omitempty"`
-	Messages           []string `json:"messages,omitempty"`
-	DisconnectBehavior string   `json:"disconnectBehavior,omitempty"`
+	Error              string            `json:"error,omitempty"`
+	Code               string            `json:"code,omitempty"`
+	Fields             map[string]string `json:"fields,omitempty"`
+	ProtocolVersion    int               `json:"protocolVersion,omitempty"`
+	Serializer         string            `json:"serializer,omitempty"`
+	Fingerprint        string            `json:"fingerprint,omitempty"`
+	PID                int               `json:"pid,omitempty"`
+	Messages           []string          `json:"messages,omitempty"`
+	DisconnectBehavior string            `json:"disconnectBehavior,omitempty"`
 	// MaxFrameSize and MaxRawSize are the worker's limits: the largest
 	// frame and raw payload it accepts. A host refuses a request over them
 	// before sending anything. Zero (an older worker) means not stated.

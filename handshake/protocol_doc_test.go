@@ -21,7 +21,7 @@ func TestProtocolDocExample(t *testing.T) {
 		handshake.HostHello{Token: token, ProtocolVersion: 1, Serializer: "json", Fingerprint: "json/0a/shared.JSON", PID: 4100, LogLevel: "warn"},
 		handshake.WorkerHello{ProtocolVersion: 1, Serializer: "json", Fingerprint: "json/0a/shared.JSON", PID: 4242, Messages: []string{"echo"}, DisconnectBehavior: "shutdown",
 			MaxFrameSize: 16 << 20, MaxRawSize: 256 << 20},
-		handshake.WorkerHello{Error: "authentication failed: wrong auth token from pid 4100"},
+		handshake.WorkerHello{Error: "authentication failed: wrong auth token from pid 4100", Code: handshake.CodeAuthFailed},
 	} {
 		var buf bytes.Buffer
 		if err := handshake.WriteHello(&buf, v); err != nil {
@@ -39,5 +39,15 @@ func TestProtocolDocExample(t *testing.T) {
 	}
 	if line := strings.TrimSuffix(handshake.ReadyLine(1, 4242), "\n"); !strings.Contains(string(doc), "`"+line+`\n`+"`") {
 		t.Errorf("PROTOCOL.md does not show the ready line %q", line)
+	}
+	for _, err := range []error{
+		&handshake.SerializerMismatchError{Host: "<host's>", Worker: "<worker's>"},
+		&handshake.VersionMismatchError{Host: []int{1, 2}, Worker: []int{3, 4}},
+	} {
+		line := strings.TrimSuffix(handshake.ErrorLineFor(err), "\n")
+		line = strings.NewReplacer("%3C", "<", "%3E", ">", "%27", "'").Replace(line)
+		if !strings.Contains(string(doc), "`"+line+`\n`+"`") {
+			t.Errorf("PROTOCOL.md does not show the error line %q", line)
+		}
 	}
 }

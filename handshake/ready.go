@@ -10,7 +10,11 @@ import (
 // The ready pipe carries exactly one line from worker to host:
 //
 //	ready <protocol-version> <pid>
-//	error <message>
+//	error <code> <fields> <message>
+//
+// <code> is one of the Code* constants, <fields> the error's data in URL
+// query syntax ("-" for none), <message> the worker's text. The older
+// form "error <message>" (no code) is still parsed.
 const (
 	readyPrefix = "ready "
 	errorPrefix = "error "
@@ -24,33 +28,61 @@ func ReadyLine(version, pid int) string {
 	return fmt.Sprintf("%s%d %d\n", readyPrefix, version, pid)
 }
 
-// ErrorLine formats the line a worker writes when it cannot start. Newlines
-// in msg are folded so the line stays one line, and a message too long for
-// MaxReadyLine is cut.
+// ErrorLine formats the line a worker writes when it cannot start, with
+// code CodeStartup. Newlines in msg are folded so the line stays one line,
+// and a message too long for MaxReadyLine is cut.
 func ErrorLine(msg string) string {
+	return codedLine(CodeStartup, nil, msg)
+}
+
+// ErrorLineFor formats the error line for err: the code and fields of
+// this package's typed errors (see ErrorCode), CodeStartup otherwise.
+func ErrorLineFor(err error) string {
+	code, fields := ErrorCode(err, CodeStartup)
+	return codedLine(code, fields, err.Error())
+}
+
+func codedLine(code string, fields map[string]string, msg string) string {
+	head := errorPrefix + code + " " + encodeFields(fields) + " "
 	msg = strings.ReplaceAll(msg, "\n", " ")
-	if limit := MaxReadyLine - len(errorPrefix) - 1; len(msg) > limit {
-		msg = msg[:limit] // the host reads at most MaxReadyLine bytes
+	if limit := MaxReadyLine - len(head) - 1; len(msg) > limit {
+		msg = msg[:max(limit, 0)] // the host reads at most MaxReadyLine bytes
 	}
-	return errorPrefix + msg + "\n"
+	return head + msg + "\n"
 }
 
 // StartupError is an error the worker reported on the ready pipe. Its text
-// is the worker's own. When the text is one of this package's mismatch
-// errors, errors.As finds it as a *SerializerMismatchError or a
+// is the worker's own. When Code names one of this package's mismatch
+// errors (or, from an older worker without codes, the text states one),
+// errors.As finds it as a *SerializerMismatchError or a
 // *VersionMismatchError too.
 type StartupError struct {
+	Code    string // one of the Code* constants; "" from an older worker
 	Message string
 	cause   error
 }
 
 func (e *StartupError) Error() string { return e.Message }
 
-// Unwrap returns the typed mismatch error the message states, or nil.
+// Unwrap returns the typed mismatch error, or nil.
 func (e *StartupError) Unwrap() error { return e.cause }
 
+// parseErrorLine parses what follows "error ": the coded form, or the
+// older plain message.
+func parseErrorLine(rest string) *StartupError {
+	if code, after, ok := strings.Cut(rest, " "); ok && knownCodes[code] {
+		if enc, msg, ok := strings.Cut(after, " "); ok {
+			if fields, ok := decodeFields(enc); ok {
+				return &StartupError{Code: code, Message: msg, cause: ErrorFromCode(code, fields)}
+			}
+		}
+	}
+	return &StartupError{Message: rest, cause: parseMismatch(rest)}
+}
+
 // parseMismatch recognizes the text of a SerializerMismatchError or a
-// VersionMismatchError (its whole message, or its end after a prefix).
+// VersionMismatchError (its whole message, or its end after a prefix), as
+// an older worker without error codes writes it.
 func parseMismatch(msg string) error {
 	if i := strings.LastIndex(msg, serializerMismatchText); i >= 0 {
 		host, worker, ok := strings.Cut(msg[i+len(serializerMismatchText):], serializerMismatchWkr)
@@ -91,8 +123,7 @@ func ParseReady(line string) (version, pid int, err error) {
 	line = strings.TrimSuffix(line, "\n")
 	switch {
 	case strings.HasPrefix(line, errorPrefix):
-		msg := strings.TrimPrefix(line, errorPrefix)
-		return 0, 0, &StartupError{Message: msg, cause: parseMismatch(msg)}
+		return 0, 0, parseErrorLine(strings.TrimPrefix(line, errorPrefix))
 	case strings.HasPrefix(line, readyPrefix):
 		f := strings.Fields(strings.TrimPrefix(line, readyPrefix))
 		if len(f) != 2 {

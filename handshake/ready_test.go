@@ -2,8 +2,11 @@ package handshake_test
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/isolated-workers/isolated-workers-go/handshake"
 )
@@ -27,9 +30,9 @@ func TestErrorLine(t *testing.T) {
 	tests := []struct {
 		msg, want string
 	}{
-		{"serializer mismatch: host uses json, worker uses msgpack", "error serializer mismatch: host uses json, worker uses msgpack\n"},
-		{"two\nlines\n", "error two lines \n"},
-		{"", "error \n"},
+		{"serializer mismatch: host uses json, worker uses msgpack", "error startup - serializer mismatch: host uses json, worker uses msgpack\n"},
+		{"two\nlines\n", "error startup - two lines \n"},
+		{"", "error startup - \n"},
 	}
 	for _, tt := range tests {
 		if got := handshake.ErrorLine(tt.msg); got != tt.want {
@@ -101,6 +104,8 @@ func TestParseReadyRoundTrip(t *testing.T) {
 	}
 }
 
+// TestStartupErrorUnwrapsMismatches: an older worker writes error lines
+// without a code; the mismatch errors are recognized from their text.
 func TestStartupErrorUnwrapsMismatches(t *testing.T) {
 	sm := &handshake.SerializerMismatchError{Host: "msgpack", Worker: "json"}
 	vm := &handshake.VersionMismatchError{Host: []int{1, 2}, Worker: []int{3}}
@@ -118,7 +123,7 @@ func TestStartupErrorUnwrapsMismatches(t *testing.T) {
 		{msg: "no common protocol version: host speaks [x], worker speaks [3]"},
 	}
 	for _, tt := range tests {
-		_, _, err := handshake.ParseReady(handshake.ErrorLine(tt.msg))
+		_, _, err := handshake.ParseReady("error " + tt.msg + "\n")
 		if err.Error() != tt.msg {
 			t.Errorf("ParseReady error text = %q, want the worker's %q", err, tt.msg)
 		}
@@ -131,5 +136,61 @@ func TestStartupErrorUnwrapsMismatches(t *testing.T) {
 			(gotV != nil && !slices.Equal(gotV.Worker, tt.version.Worker)) {
 			t.Errorf("%q: errors.As VersionMismatchError = %v, want %v", tt.msg, gotV, tt.version)
 		}
+	}
+}
+
+// TestErrorLineForCodes: a worker's typed start-up errors travel as a code
+// and fields, and come back as the same typed errors, whatever the text.
+func TestErrorLineForCodes(t *testing.T) {
+	tests := []struct {
+		name     string
+		err      error
+		wantCode string
+	}{
+		{"serializer", &handshake.SerializerMismatchError{Host: "json", Worker: "msg pack"}, handshake.CodeSerializerMismatch},
+		{"wrapped serializer", fmt.Errorf("worker: %w", &handshake.SerializerMismatchError{Host: "a&b=c", Worker: "d"}), handshake.CodeSerializerMismatch},
+		{"versions", &handshake.VersionMismatchError{Host: []int{1, 2}, Worker: []int{3}}, handshake.CodeVersionMismatch},
+		{"no host versions", &handshake.VersionMismatchError{Worker: []int{3}}, handshake.CodeVersionMismatch},
+		{"collision", &handshake.SerializerCollisionError{Name: "json", Host: "h", Worker: "w"}, handshake.CodeSerializerCollision},
+		{"other", errors.New("listen on /x: permission denied"), handshake.CodeStartup},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			line := handshake.ErrorLineFor(tt.err)
+			_, _, err := handshake.ParseReady(line)
+			var se *handshake.StartupError
+			if !errors.As(err, &se) {
+				t.Fatalf("ParseReady(%q) = %v, want a *StartupError", line, err)
+			}
+			if se.Code != tt.wantCode || se.Message != tt.err.Error() {
+				t.Errorf("ParseReady(%q) = code %q, message %q, want %q, %q", line, se.Code, se.Message, tt.wantCode, tt.err.Error())
+			}
+			var want, got any
+			var sm *handshake.SerializerMismatchError
+			var vm *handshake.VersionMismatchError
+			var sc *handshake.SerializerCollisionError
+			switch {
+			case errors.As(tt.err, &sm):
+				var g *handshake.SerializerMismatchError
+				errors.As(err, &g)
+				want, got = sm, g
+			case errors.As(tt.err, &vm):
+				var g *handshake.VersionMismatchError
+				errors.As(err, &g)
+				want, got = vm, g
+			case errors.As(tt.err, &sc):
+				var g *handshake.SerializerCollisionError
+				errors.As(err, &g)
+				want, got = sc, g
+			default:
+				if errors.Unwrap(err) != nil {
+					t.Errorf("ParseReady(%q) unwraps to %v, want nothing", line, errors.Unwrap(err))
+				}
+				return
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("typed error from %q (-want +got):\n%s", line, diff)
+			}
+		})
 	}
 }

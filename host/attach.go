@@ -8,6 +8,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
+
+	"github.com/isolated-workers/isolated-workers-go/handshake"
 )
 
 // ReattachConfig is what a new host process needs to take over a running
@@ -81,7 +84,7 @@ func Attach(ctx context.Context, rc ReattachConfig, cfg Config) (*Worker, error)
 	}
 	cfg.setDefaults()
 	if rc.Serializer != cfg.Serializer.Name() {
-		return nil, fmt.Errorf("attach worker %q: serializer mismatch: host uses %s, worker uses %s", cfg.Name, cfg.Serializer.Name(), rc.Serializer)
+		return nil, fmt.Errorf("attach worker %q: %w", cfg.Name, &handshake.SerializerMismatchError{Host: cfg.Serializer.Name(), Worker: rc.Serializer})
 	}
 	if rc.SocketPath == "" || rc.PID <= 0 || rc.AuthToken == "" || rc.ProtocolVersion <= 0 {
 		return nil, fmt.Errorf("attach worker %q: reattach config is incomplete (socket path, pid, protocol version and auth token are required)", cfg.Name)
@@ -98,6 +101,14 @@ func Attach(ctx context.Context, rc ReattachConfig, cfg Config) (*Worker, error)
 	defer cancel()
 	c, err := w.connect(ctx)
 	if err != nil {
+		if errors.Is(err, syscall.ECONNREFUSED) {
+			// Nothing listens on the socket: the worker that made it
+			// was killed (a worker that exits removes its socket), and
+			// the live process with its pid is someone else. It is never
+			// signalled.
+			return nil, fmt.Errorf("attach worker %q: %w: pid %d is alive but socket %s refuses connections: the worker is gone and the pid was reused (%v)",
+				cfg.Name, ErrStaleReattach, rc.PID, rc.SocketPath, err)
+		}
 		return nil, fmt.Errorf("attach worker %q (pid %d): %w", cfg.Name, rc.PID, err)
 	}
 	if c.hello.PID != rc.PID {

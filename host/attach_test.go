@@ -3,7 +3,9 @@ package host
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -181,5 +183,41 @@ func TestAttachErrors(t *testing.T) {
 				t.Errorf("errors.Is(%v, %v) = false, want true", err, tt.wantIs)
 			}
 		})
+	}
+}
+
+// TestAttachReusedPID: a worker killed with kill -9 leaves its socket file;
+// its pid now belongs to an unrelated process. Attach must say so, match
+// ErrStaleReattach, and leave that process alone.
+func TestAttachReusedPID(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "s")
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.SetUnlinkOnClose(false) // as a killed worker would: the file stays, nobody listens
+	ln.Close()
+	other := exec.Command("sleep", "1000")
+	if err := other.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { other.Process.Kill(); other.Wait() })
+
+	rc := ReattachConfig{Name: "w", SocketPath: sock, PID: other.Process.Pid,
+		ProtocolVersion: 1, Serializer: "json", AuthToken: "tok"}
+	w, err := Attach(context.Background(), rc, Config{Handshake: testHandshake})
+	if err == nil {
+		w.Close()
+		t.Fatalf("Attach(%+v) = nil error, want ErrStaleReattach", rc)
+	}
+	if !errors.Is(err, ErrStaleReattach) {
+		t.Errorf("Attach(%+v) = %v, want an error matching ErrStaleReattach", rc, err)
+	}
+	want := fmt.Sprintf("pid %d is alive but socket %s refuses connections: the worker is gone and the pid was reused", rc.PID, sock)
+	if !strings.Contains(err.Error(), want) {
+		t.Errorf("Attach(%+v) = %q, want it to contain %q", rc, err, want)
+	}
+	if !pidAlive(other.Process.Pid) {
+		t.Errorf("the unrelated process %d was signalled", other.Process.Pid)
 	}
 }

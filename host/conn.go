@@ -121,7 +121,7 @@ func (w *Worker) helloConn(ctx context.Context, ymx *yamux.Session) (*conn, erro
 	control.SetReadDeadline(time.Time{})
 	switch {
 	case wh.Error != "":
-		return nil, &RefusedError{Reason: wh.Error}
+		return nil, &RefusedError{Reason: wh.Error, Code: wh.Code, cause: handshake.ErrorFromCode(wh.Code, wh.Fields)}
 	case wh.Serializer != w.cfg.Serializer.Name():
 		return nil, &handshake.SerializerMismatchError{Host: w.cfg.Serializer.Name(), Worker: wh.Serializer}
 	case wh.Fingerprint != w.fp:
@@ -237,7 +237,7 @@ func (c *conn) lost(cause error) {
 	}
 	err := fmt.Errorf("worker %q: %w: %v", c.w.cfg.Name, ErrConnectionLost, cause)
 	if p := c.w.proc; p != nil {
-		if e := p.waitExit(250 * time.Millisecond); e != nil {
+		if e := p.waitExitIfDying(lostExitWait); e != nil {
 			err = e
 		}
 	}

@@ -68,6 +68,18 @@ func (e *ExitError) Unwrap() error { return ErrWorkerTerminated }
 
 // RefusedError is the worker's refusal of a connection, in its own words
 // (wrong token, serializer mismatch or collision, a host already attached).
-type RefusedError struct{ Reason string }
+// Code is the refusal's handshake.Code* constant ("" from an older
+// worker). A refusal for a mismatch unwraps to the typed error, so
+// errors.As finds a *handshake.SerializerMismatchError,
+// *handshake.SerializerCollisionError or *handshake.VersionMismatchError,
+// as it does for the same mismatch reported by Start.
+type RefusedError struct {
+	Reason string
+	Code   string
+	cause  error
+}
 
 func (e *RefusedError) Error() string { return "worker refused the connection: " + e.Reason }
+
+// Unwrap returns the typed mismatch error the refusal's code names, or nil.
+func (e *RefusedError) Unwrap() error { return e.cause }

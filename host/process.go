@@ -1,15 +1,17 @@
 package host
 
 import (
-	"bytes"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/isolated-workers/isolated-workers-go/internal/proc"
 )
 
 // process is a worker process this host started and waits for.
@@ -18,6 +20,8 @@ type process struct {
 	cmd        *exec.Cmd
 	stderr     *lineWriter // nil when the caller kept stderr or the worker is detached
 	stderrFile string      // detached: stderr goes to this file
+	pipes      []*stdioPipe
+	dir        string // the private socket directory, removed when the process has ended
 
 	exited  chan struct{}
 	mu      sync.Mutex
@@ -26,9 +30,16 @@ type process struct {
 
 func baseName(path string) string { return filepath.Base(path) }
 
-// wait reaps the process; it closes exited when the process has ended.
+// wait reaps the process; it closes exited when the process has ended. The
+// worker's stdout and stderr are pipes this host copies itself (stdioPipe),
+// so cmd.Wait returns when the process is dead, even while a helper the
+// worker started holds those pipes open; what the worker wrote before it
+// died is read from the pipes before exited closes.
 func (p *process) wait() {
 	err := p.cmd.Wait()
+	for _, sp := range p.pipes {
+		sp.drain()
+	}
 	if p.stderr != nil {
 		p.stderr.flush()
 	}
@@ -41,11 +52,86 @@ func (p *process) wait() {
 			e.ExitCode = ee.ExitCode()
 		}
 	}
+	if p.dir != "" {
+		os.RemoveAll(p.dir) // nothing is left behind a crash, Close or not
+	}
 	p.mu.Lock()
 	p.exitErr = e
 	p.mu.Unlock()
 	close(p.exited)
 }
+
+// maxDrain bounds what is read from a worker's stdio pipe after its exit: a
+// helper process may hold the pipe and keep writing.
+const maxDrain = 1 << 20
+
+// stdioPipe carries one of the worker's stdio streams (stdout or stderr) to
+// dst. The host copies it on a goroutine of its own instead of letting
+// exec.Cmd do it, because cmd.Wait waits for exec's copy, which lasts as
+// long as any process holds the pipe open: a helper the worker started
+// would delay the worker's exit status (until WaitDelay).
+type stdioPipe struct {
+	r       *os.File
+	dst     io.Writer
+	stopped atomic.Bool
+	done    chan struct{}
+}
+
+// newStdioPipe returns the pipe and the end to give the worker; the caller
+// closes that end once the worker has started, and starts copy.
+func newStdioPipe(dst io.Writer) (*stdioPipe, *os.File, error) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, nil, err
+	}
+	return &stdioPipe{r: r, dst: dst, done: make(chan struct{})}, w, nil
+}
+
+// copy passes what arrives on to dst until the pipe ends or drain stops it.
+func (sp *stdioPipe) copy() {
+	defer close(sp.done)
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := sp.r.Read(buf)
+		if n > 0 {
+			sp.dst.Write(buf[:n])
+		}
+		if err != nil {
+			return // EOF, or drain set a deadline in the past
+		}
+		if sp.stopped.Load() {
+			return
+		}
+	}
+}
+
+// drain is called once the worker is dead: it stops copy, passes on what
+// the worker wrote before it died (still in the pipe) without waiting for
+// a helper that holds the pipe, and closes the pipe.
+func (sp *stdioPipe) drain() {
+	sp.stopped.Store(true)
+	sp.r.SetReadDeadline(time.Now()) // wakes copy if it waits in Read
+	<-sp.done
+	// The descriptor is non-blocking (os.Pipe registers it with the
+	// poller): read until the pipe is empty, not until it closes.
+	if rc, err := sp.r.SyscallConn(); err == nil {
+		buf := make([]byte, 32<<10)
+		rc.Control(func(fd uintptr) {
+			for total := 0; total < maxDrain; {
+				n, err := syscall.Read(int(fd), buf)
+				if n <= 0 || err != nil {
+					return
+				}
+				sp.dst.Write(buf[:n])
+				total += n
+			}
+		})
+	}
+	sp.r.Close()
+}
+
+// abort closes a pipe whose copy never started (the spawn failed).
+func (sp *stdioPipe) abort() { sp.r.Close() }
 
 func (p *process) tail() string {
 	if p.stderr != nil {
@@ -80,6 +166,26 @@ func (p *process) waitExit(d time.Duration) *ExitError {
 	return p.exit()
 }
 
+// lostExitWait bounds how long a broken connection waits for the worker's
+// exit before it is reported as ErrConnectionLost: the socket breaks as the
+// process dies, a moment before it can be reaped.
+const lostExitWait = 250 * time.Millisecond
+
+// waitExitIfDying waits up to d for the process to end and, if it is dead
+// by then (a zombie not yet reaped: the host is busy), until it is reaped.
+// It returns nil when the process still runs. The same death always gives
+// the same error, however loaded the host is.
+func (p *process) waitExitIfDying(d time.Duration) *ExitError {
+	if e := p.waitExit(d); e != nil {
+		return e
+	}
+	if !proc.Alive(p.cmd.Process.Pid) {
+		<-p.exited // reaping a dead process does not wait on its stdio
+		return p.exit()
+	}
+	return nil
+}
+
 // killGroup kills the worker's process group (the worker and anything it
 // started that stayed in its group).
 func (p *process) killGroup() {
@@ -104,22 +210,9 @@ func fileTail(path string, n int64) string {
 }
 
 // pidAlive reports whether a process that is not our child is running. A
-// zombie (exited, not yet reaped by its parent) counts as gone.
-func pidAlive(pid int) bool {
-	if errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) {
-		return false // EPERM: it exists, as another user's process
-	}
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return !errors.Is(err, os.ErrNotExist)
-	}
-	// The state follows the command name in parentheses, which may itself
-	// contain ")".
-	if i := bytes.LastIndexByte(b, ')'); i >= 0 && i+2 < len(b) {
-		return b[i+2] != 'Z' && b[i+2] != 'X'
-	}
-	return true
-}
+// zombie (exited, not yet reaped by its parent) counts as gone. It works on
+// every Unix (internal/proc: /proc on Linux, ps elsewhere).
+func pidAlive(pid int) bool { return proc.Alive(pid) }
 
 // waitGone polls until pid is gone or d has passed; it reports whether it
 // is gone.

@@ -66,7 +66,7 @@ func (w *Worker) start(ctx context.Context) (err error) {
 	defer readyR.Close()
 
 	cmd := w.cfg.Cmd
-	p := &process{name: w.cfg.Name, cmd: cmd, exited: make(chan struct{})}
+	p := &process{name: w.cfg.Name, cmd: cmd, dir: w.dir, exited: make(chan struct{})}
 	env := cmd.Env
 	if env == nil {
 		env = os.Environ()
@@ -91,17 +91,18 @@ func (w *Worker) start(ctx context.Context) (err error) {
 		}
 	} else {
 		cmd.SysProcAttr.Setpgid = true
-		p.stderr = &lineWriter{tailMax: DefaultStderrTail, fn: w.logLine("stderr", hclog.Info)}
-		if cmd.Stderr == nil {
-			cmd.Stderr = p.stderr
-		} else {
-			cmd.Stderr = io.MultiWriter(cmd.Stderr, p.stderr)
-		}
-		if cmd.Stdout == nil {
-			cmd.Stdout = &lineWriter{fn: w.logLine("stdout", hclog.Info)}
+		if err := w.pipeStdio(p, &closeAfterStart); err != nil {
+			readyW.Close()
+			for _, sp := range p.pipes {
+				sp.abort()
+			}
+			for _, c := range closeAfterStart {
+				c.Close()
+			}
+			return err
 		}
 		if cmd.WaitDelay == 0 {
-			cmd.WaitDelay = w.cfg.GracePeriod // a grandchild holding stderr must not hang Wait
+			cmd.WaitDelay = w.cfg.GracePeriod // a grandchild holding a caller's stdin must not hang Wait
 		}
 	}
 	err = cmd.Start()
@@ -110,9 +111,19 @@ func (w *Worker) start(ctx context.Context) (err error) {
 		c.Close()
 	}
 	if err != nil {
+		for _, sp := range p.pipes {
+			sp.abort()
+		}
 		return fmt.Errorf("spawn %s: %w", cmd.Path, err)
 	}
 	w.proc, w.pid = p, cmd.Process.Pid
+	for _, sp := range p.pipes {
+		w.wg.Add(1)
+		go func() {
+			defer w.wg.Done()
+			sp.copy()
+		}()
+	}
 	w.wg.Add(1)
 	go func() {
 		defer w.wg.Done()
@@ -171,6 +182,41 @@ func (w *Worker) waitReady(ctx context.Context, readyR *os.File, p *process) err
 		<-ch
 		return context.Cause(ctx)
 	}
+}
+
+// pipeStdio gives the worker pipes for its stderr (logged by the host, its
+// tail kept for ExitError, and copied to the caller's cmd.Stderr if set)
+// and, unless the caller set cmd.Stdout to a file, its stdout. The host
+// copies them itself (see stdioPipe). The worker's ends are appended to
+// closers, to close once it has started.
+func (w *Worker) pipeStdio(p *process, closers *[]io.Closer) error {
+	c := w.cfg.Cmd
+	p.stderr = &lineWriter{tailMax: DefaultStderrTail, fn: w.logLine("stderr", hclog.Info)}
+	stderr := io.Writer(p.stderr)
+	if c.Stderr != nil {
+		stderr = io.MultiWriter(c.Stderr, p.stderr)
+	}
+	stdout := c.Stdout
+	if stdout == nil {
+		stdout = &lineWriter{fn: w.logLine("stdout", hclog.Info)}
+	}
+	sp, child, err := newStdioPipe(stderr)
+	if err != nil {
+		return fmt.Errorf("stderr pipe: %w", err)
+	}
+	p.pipes = append(p.pipes, sp)
+	*closers = append(*closers, child)
+	c.Stderr = child
+	if _, isFile := stdout.(*os.File); !isFile {
+		sp, child, err := newStdioPipe(stdout)
+		if err != nil {
+			return fmt.Errorf("stdout pipe: %w", err)
+		}
+		p.pipes = append(p.pipes, sp)
+		*closers = append(*closers, child)
+		c.Stdout = child
+	}
+	return nil
 }
 
 // detachStdio points a detached worker's unset stdout and stderr at a file

@@ -39,6 +39,10 @@ const (
 	DefaultMaxFrameSize       = 16 << 20
 	DefaultMaxRawSize         = 256 << 20
 	DefaultLogBuffer          = 1024
+	// DefaultStopGrace: how long a stopping worker waits for the handlers
+	// it cancelled. Long enough for a handler to finish a write or roll
+	// back; short enough that a worker whose host died is gone soon.
+	DefaultStopGrace = 10 * time.Second
 )
 
 // Config configures a worker. The zero value of every field means its
@@ -85,6 +89,11 @@ type Config struct {
 	// while no host is connected (default 1024). Older ones are dropped and
 	// counted; the next host is told how many.
 	LogBuffer int
+	// StopGrace bounds how long a stopping worker (its host gone, asked to
+	// stop, or its context cancelled) waits for the handlers it cancelled
+	// to return (default 10 s). Handlers still running then are named in a
+	// *StuckHandlersError, and Serve exits with ExitStuckHandlers.
+	StopGrace time.Duration
 }
 
 func (c *Config) setDefaults() {
@@ -103,6 +112,7 @@ func (c *Config) setDefaults() {
 	c.MaxFrameSize = cmp.Or(c.MaxFrameSize, DefaultMaxFrameSize)
 	c.MaxRawSize = cmp.Or(c.MaxRawSize, DefaultMaxRawSize)
 	c.LogBuffer = cmp.Or(c.LogBuffer, DefaultLogBuffer)
+	c.StopGrace = cmp.Or(c.StopGrace, DefaultStopGrace)
 }
 
 // Validate reports the first problem with the config.
@@ -117,6 +127,9 @@ func (c Config) Validate() error {
 	}
 	if c.HostConnectTimeout != nil && *c.HostConnectTimeout < 0 {
 		return fmt.Errorf("plugin: HostConnectTimeout %v is negative", *c.HostConnectTimeout)
+	}
+	if c.StopGrace < 0 {
+		return fmt.Errorf("plugin: StopGrace %v is negative", c.StopGrace)
 	}
 	if c.MaxFrameSize < 0 || c.MaxRawSize < 0 || c.LogBuffer < 0 {
 		return errors.New("plugin: MaxFrameSize, MaxRawSize and LogBuffer must not be negative")

@@ -95,6 +95,7 @@ func TestConfigValidate(t *testing.T) {
 		{"no handshake", func(c *Config) { c.Handshake = handshake.Config{} }, "handshake: MagicCookieKey and MagicCookieValue must be set"},
 		{"serializer without a name", func(c *Config) { c.Serializer = unnamed{} }, "serializer plugin.unnamed has an empty name"},
 		{"negative HostConnectTimeout", func(c *Config) { c.HostConnectTimeout = shared.Duration(-time.Second) }, "plugin: HostConnectTimeout -1s is negative"},
+		{"negative StopGrace", func(c *Config) { c.StopGrace = -time.Second }, "plugin: StopGrace -1s is negative"},
 		{"negative MaxFrameSize", func(c *Config) { c.MaxFrameSize = -1 }, "plugin: MaxFrameSize, MaxRawSize and LogBuffer must not be negative"},
 		{"negative MaxRawSize", func(c *Config) { c.MaxRawSize = -1 }, "plugin: MaxFrameSize, MaxRawSize and LogBuffer must not be negative"},
 		{"negative LogBuffer", func(c *Config) { c.LogBuffer = -1 }, "plugin: MaxFrameSize, MaxRawSize and LogBuffer must not be negative"},

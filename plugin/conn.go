@@ -113,12 +113,12 @@ func (s *server) hello(ymx *yamux.Session) (*hostConn, error) {
 	}
 	st.SetReadDeadline(time.Time{})
 	refuse := func(err error) (*hostConn, error) {
-		handshake.WriteHello(st, handshake.WorkerHello{Error: err.Error()})
+		handshake.WriteHello(st, refusalHello(err))
 		time.Sleep(10 * time.Millisecond) // let the refusal leave before the session closes
 		return nil, err
 	}
 	if subtle.ConstantTimeCompare([]byte(hh.Token), []byte(s.env.AuthToken)) != 1 {
-		return refuse(fmt.Errorf("authentication failed: wrong auth token from pid %d", hh.PID))
+		return refuse(&refusal{handshake.CodeAuthFailed, fmt.Errorf("authentication failed: wrong auth token from pid %d", hh.PID)})
 	}
 	if hh.Serializer != s.cfg.Serializer.Name() {
 		return refuse(&handshake.SerializerMismatchError{Host: hh.Serializer, Worker: s.cfg.Serializer.Name()})
@@ -127,7 +127,7 @@ func (s *server) hello(ymx *yamux.Session) (*hostConn, error) {
 		return refuse(&handshake.SerializerCollisionError{Name: hh.Serializer, Host: hh.Fingerprint, Worker: s.fp})
 	}
 	if hh.ProtocolVersion != s.version {
-		return refuse(fmt.Errorf("protocol version mismatch: host asks for %d, worker serves %d", hh.ProtocolVersion, s.version))
+		return refuse(&handshake.VersionMismatchError{Host: []int{hh.ProtocolVersion}, Worker: []int{s.version}})
 	}
 	// Handlers find the logger in their context; it is set once here.
 	ctx, cancel := context.WithCancel(hclog.WithContext(context.Background(), s.logger))

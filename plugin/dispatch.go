@@ -52,7 +52,7 @@ func (c *hostConn) prepare(h *wire.Header, body []byte) (t task, ok bool) {
 			Message: fmt.Sprintf("transaction id %q is already in flight", h.ID)})
 		return task{}, false
 	}
-	c.running[h.ID] = runningCall{cancel: cancel, deadline: h.Deadline}
+	c.running[h.ID] = runningCall{cancel: cancel, deadline: h.Deadline, typ: h.Type}
 	c.mu.Unlock()
 	return task{ctx: ctx, cancel: cancel, hd: hd, h: *h, req: req}, true
 }
@@ -61,6 +61,7 @@ func (c *hostConn) prepare(h *wire.Header, body []byte) (t task, ok bool) {
 type runningCall struct {
 	cancel   context.CancelFunc
 	deadline int64 // the request's deadline (Unix ns), 0 for none
+	typ      string
 }
 
 // deadlineSlack is how far ahead of a call's own deadline a host's

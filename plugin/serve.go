@@ -7,13 +7,17 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/isolated-workers/isolated-workers-go/handshake"
+	"github.com/isolated-workers/isolated-workers-go/internal/proc"
 	"github.com/isolated-workers/isolated-workers-go/internal/wire"
 	"github.com/isolated-workers/isolated-workers-go/shared"
 )
@@ -22,10 +26,18 @@ import (
 // missing: the binary was started by hand, not by its host.
 var ErrNotLaunchedByHost = handshake.ErrNotLaunchedByHost
 
+// ExitStuckHandlers is the exit status of Serve when handlers still ran
+// after StopGrace (see StuckHandlersError).
+const ExitStuckHandlers = 3
+
 // Serve runs the worker until its host lets it go, then exits the process:
-// status 0 after a clean stop, 1 after an error. Started by hand (no magic
-// cookie) it prints an explanation and exits 1. SIGTERM and SIGINT stop it
-// cleanly. Use ServeContext to embed a worker or to test one.
+// status 0 after a clean stop, ExitStuckHandlers when handlers ignored
+// their cancelled context for StopGrace, 1 after another error. Started by
+// hand (no magic cookie) it prints an explanation and exits 1. SIGTERM and
+// SIGINT stop it cleanly. Before it exits, a worker that leads its own
+// process group (as a host starts it) kills the other members of that
+// group: the processes it started and left behind. Use ServeContext to
+// embed a worker or to test one.
 func Serve(cfg Config) {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	err := ServeContext(ctx, cfg)
@@ -36,26 +48,79 @@ func Serve(cfg Config) {
 			os.Args[0])
 		os.Exit(1)
 	}
-	if err != nil {
+	// Take down what the worker started, before anything that may block or
+	// fail: the host may be gone, and with it the reader of stderr.
+	if proc.IsGroupLeader() {
+		proc.SignalGroupOthers(os.Getpid(), syscall.SIGKILL)
+	}
+	signal.Ignore(syscall.SIGPIPE) // a write to a dead host's stderr pipe fails instead of killing
+	var stuck *StuckHandlersError
+	switch {
+	case errors.As(err, &stuck):
+		fmt.Fprintf(os.Stderr, "worker: %v\n", err)
+		os.Exit(ExitStuckHandlers)
+	case err != nil:
 		fmt.Fprintf(os.Stderr, "worker: %v\n", err)
 		os.Exit(1)
 	}
 	os.Exit(0)
 }
 
+// RunningHandler names a handler that was still running.
+type RunningHandler struct {
+	Type string // the request's message type
+	TxID string // the request's transaction id
+}
+
+// StuckHandlersError is returned by ServeContext when the worker was
+// stopping (its host gone, asked to stop, or ctx cancelled), cancelled its
+// handlers, and some still ran after StopGrace. ServeContext returns
+// without waiting for them (their goroutines keep running); Serve exits
+// the process with ExitStuckHandlers.
+type StuckHandlersError struct {
+	Grace    time.Duration
+	Handlers []RunningHandler
+}
+
+func (e *StuckHandlersError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "stopped with %d handler(s) still running %v after they were cancelled (StopGrace): ", len(e.Handlers), e.Grace)
+	for i, h := range e.Handlers {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%q (txid %s)", h.Type, h.TxID)
+	}
+	if len(e.Handlers) == 0 {
+		b.WriteString("none by name (a connection was still closing)")
+	}
+	return b.String()
+}
+
 // ServeContext runs the worker until ctx is cancelled, the host asks it to
 // stop, the host goes away (DisconnectBehavior Shutdown), or no host
 // connects within HostConnectTimeout. It returns nil after a clean stop.
+// When it stops it cancels every running handler and waits up to
+// StopGrace for them; handlers that ignore their context past that give a
+// *StuckHandlersError naming them, and are left running.
 //
-// It reads the handshake from the environment the host set, reports start-up
-// failures to the host on the ready pipe, listens on the socket the host
-// chose (mode 0600) and then writes the ready line.
+// It reads the handshake from the environment the host set (unsetting
+// those variables, the auth token among them, so processes the worker
+// starts do not inherit them), reports start-up failures to the host on
+// the ready pipe, listens on the socket the host chose (mode 0600) and
+// then writes the ready line. When it returns, the socket is removed, and
+// so is its directory if that is the host's private iw-* directory and
+// now empty.
 func ServeContext(ctx context.Context, cfg Config) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
+	realEnv := cfg.Getenv == nil
 	cfg.setDefaults()
 	env, err := handshake.ParseEnv(cfg.Handshake, cfg.Getenv)
+	if realEnv && !errors.Is(err, ErrNotLaunchedByHost) {
+		handshake.UnsetEnv(cfg.Handshake)
+	}
 	if err != nil {
 		return err
 	}
@@ -64,7 +129,7 @@ func ServeContext(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("handshake: ready pipe descriptor %d is not open", env.ReadyFD)
 	}
 	fail := func(err error) error {
-		ready.WriteString(handshake.ErrorLine(err.Error()))
+		ready.WriteString(handshake.ErrorLineFor(err))
 		ready.Close()
 		return err
 	}
@@ -81,18 +146,31 @@ func ServeContext(ctx context.Context, cfg Config) error {
 		return fail(fmt.Errorf("listen on %s: %w", env.SocketPath, err))
 	}
 	ln.SetUnlinkOnClose(true)
+	defer removeSocketDir(env.SocketPath)
 	if err := os.Chmod(env.SocketPath, 0o600); err != nil {
 		ln.Close()
 		return fail(fmt.Errorf("chmod socket %s: %w", env.SocketPath, err))
 	}
 	s := newServer(cfg, env, version, ln)
-	defer s.close()
 	if _, err := ready.WriteString(handshake.ReadyLine(version, os.Getpid())); err != nil {
 		ready.Close()
+		s.stop()
 		return fmt.Errorf("write ready line: %w", err)
 	}
 	ready.Close()
-	return s.run(ctx)
+	s.run(ctx)
+	return s.stop()
+}
+
+// removeSocketDir removes the socket (a listener closed by a signal or a
+// crash leaves it) and its directory when it is the host's private iw-*
+// directory and nothing else is left in it (a detached worker's log file
+// stays, and with it the directory).
+func removeSocketDir(socketPath string) {
+	os.Remove(socketPath)
+	if dir := filepath.Dir(socketPath); strings.HasPrefix(filepath.Base(dir), "iw-") {
+		os.Remove(dir) // fails, harmlessly, unless empty
+	}
 }
 
 // server is one running worker: its listener, handlers, and at most one
@@ -163,28 +241,30 @@ func droppedLogNotice(n int) []byte {
 		` log records while no host was connected","@timestamp":"` + time.Now().Format(time.RFC3339Nano) + `"}` + "\n")
 }
 
-// run waits for hosts and serves them, one at a time.
-func (s *server) run(ctx context.Context) error {
+// run waits for hosts and serves them, one at a time, and returns when the
+// worker should stop. It does not wait for a connection's handlers: stop
+// does, bounded by StopGrace.
+func (s *server) run(ctx context.Context) {
 	s.wg.Add(1)
 	go s.acceptLoop()
 	for {
 		c := s.waitForHost(ctx)
 		if c == nil {
-			return nil
+			return
 		}
+		// c.ctx ends when the connection does (the session closed, the
+		// host said goodbye or asked the worker to stop).
 		select {
 		case <-ctx.Done():
 			c.goodbye("worker stopping: context cancelled")
-			c.close()
-			<-c.done
-			return nil
-		case <-c.done:
+			return
+		case <-c.ctx.Done():
 		}
 		if c.shutdownRequested.Load() {
-			return nil
+			return
 		}
 		if s.cfg.DisconnectBehavior == Shutdown {
-			return nil
+			return
 		}
 		s.logger.Info("host disconnected; waiting for a new host", "host_connect_timeout", s.cfg.HostConnectTimeout.String())
 	}
@@ -264,14 +344,34 @@ func (s *server) claim(c *hostConn) error {
 		select {
 		case <-prev.done:
 			if prev.shutdownRequested.Load() || s.cfg.DisconnectBehavior == Shutdown {
-				return errors.New("worker is shutting down: its previous host disconnected and its DisconnectBehavior is Shutdown; start a new worker (or give this one plugin.KeepAlive)")
+				return &refusal{handshake.CodeShuttingDown, errors.New("worker is shutting down: its previous host disconnected and its DisconnectBehavior is Shutdown; start a new worker (or give this one plugin.KeepAlive)")}
 			}
 		case <-s.stopping:
-			return errors.New("worker is shutting down; start a new worker")
+			return &refusal{handshake.CodeShuttingDown, errors.New("worker is shutting down; start a new worker")}
 		case <-deadline.C:
-			return fmt.Errorf("worker already serves a host (pid %d); disconnect it first", prev.hostPID)
+			return &refusal{handshake.CodeBusy, fmt.Errorf("worker already serves a host (pid %d); disconnect it first", prev.hostPID)}
 		}
 	}
+}
+
+// refusal is a reason to refuse a host, with its code for the hello.
+type refusal struct {
+	code string
+	err  error
+}
+
+func (r *refusal) Error() string { return r.err.Error() }
+func (r *refusal) Unwrap() error { return r.err }
+
+// refusalHello is the hello refusing a host for err, with the code a host
+// matches (handshake.ErrorCode; a *refusal's own code).
+func refusalHello(err error) handshake.WorkerHello {
+	code, fields := handshake.ErrorCode(err, "")
+	var r *refusal
+	if code == "" && errors.As(err, &r) {
+		code = r.code
+	}
+	return handshake.WorkerHello{Error: err.Error(), Code: code, Fields: fields}
 }
 
 func (s *server) release(c *hostConn) {
@@ -282,9 +382,12 @@ func (s *server) release(c *hostConn) {
 	s.mu.Unlock()
 }
 
-// close stops accepting, ends the active connection and waits for every
-// goroutine the server started.
-func (s *server) close() {
+// stop stops accepting, ends the active connection (which cancels its
+// handlers) and waits up to StopGrace for every goroutine the server
+// started. Handlers still running then are named in a
+// *StuckHandlersError; the server's remaining clean-up happens when they
+// return.
+func (s *server) stop() error {
 	close(s.stopping)
 	s.ln.Close()
 	s.mu.Lock()
@@ -293,7 +396,39 @@ func (s *server) close() {
 	if c != nil {
 		c.close()
 	}
-	s.wg.Wait()
-	s.logs.close()
-	s.events.close()
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		s.logs.close()
+		s.events.close()
+		close(done)
+	}()
+	grace := time.NewTimer(s.cfg.StopGrace)
+	defer grace.Stop()
+	select {
+	case <-done:
+		return nil
+	case <-grace.C:
+	}
+	err := &StuckHandlersError{Grace: s.cfg.StopGrace}
+	s.mu.Lock()
+	c = s.active
+	s.mu.Unlock()
+	if c != nil {
+		err.Handlers = c.runningHandlers()
+	}
+	s.logger.Error("handlers ignored their cancelled context", "error", err.Error())
+	return err
+}
+
+// runningHandlers lists the connection's running handlers, by txid.
+func (c *hostConn) runningHandlers() []RunningHandler {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]RunningHandler, 0, len(c.running))
+	for id, rc := range c.running {
+		out = append(out, RunningHandler{Type: rc.typ, TxID: id})
+	}
+	slices.SortFunc(out, func(a, b RunningHandler) int { return strings.Compare(a.TxID, b.TxID) })
+	return out
 }

@@ -28,6 +28,7 @@ const (
 //     $IW_E2E_OUT, makes a call and exits without closing it.
 //   - hang-host: starts a worker, writes its pid to $IW_E2E_OUT, then waits
 //     to be killed.
+//   - orphan-host, stuck-host: see orphanRole.
 func runRole(role string) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -41,6 +42,7 @@ func runRole(role string) int {
 		Name:      "testworker",
 		LogLevel:  hclog.Debug,
 		Detached:  role == "detached-host",
+		OnEvent:   noteHelperStarted,
 	}
 	w, err := host.Start(ctx, cfg)
 	if err != nil {
@@ -58,6 +60,8 @@ func runRole(role string) int {
 			return 4
 		}
 		return 0 // exit without Close: the worker lives on
+	case "orphan-host", "stuck-host":
+		return orphanRole(ctx, w, role == "stuck-host")
 	case "hang-host":
 		os.WriteFile(os.Getenv(roleOut), []byte(fmt.Sprint(w.PID())), 0o600)
 		time.Sleep(time.Minute)

@@ -52,7 +52,20 @@ var (
 	WrongType  = shared.NewMessage[int, int]("ping")            // same name as Ping, other types
 	DropConn   = shared.NewMessage[string, string]("drop-conn") // shuts the worker's host sockets down, keeps running
 	Big        = shared.NewMessage[int, string]("big")          // returns a string of n bytes
+	// SpawnHelper starts a helper process (sleep) that inherits the
+	// worker's stdout and stderr and stays in its process group; it
+	// returns the helper's pid.
+	SpawnHelper = shared.NewMessage[string, int]("spawn-helper")
+	// Stuck starts a helper as SpawnHelper does, emits HelperStarted with
+	// its pid, then blocks for ever, ignoring its context.
+	Stuck = shared.NewMessage[string, string]("stuck")
+	// ChildEnv returns the handshake variables (ISOLATED_WORKERS_* and the
+	// cookie) that a process the worker starts sees.
+	ChildEnv = shared.NewMessage[string, []string]("child-env")
 )
+
+// HelperStarted is emitted by Stuck with the pid of the helper it started.
+var HelperStarted = shared.NewEvent[int]("helper-started")
 
 // FailReq asks for an error.
 type FailReq struct {

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"syscall"
@@ -34,8 +35,18 @@ func main() {
 		middleware  = flag.String("mw", "", "worker middleware: tag, fail-incoming or fail-outgoing")
 		maxFrame    = flag.Int("max-frame", 0, "MaxFrameSize (0: default)")
 		maxRaw      = flag.Int("max-raw", 0, "MaxRawSize (0: default)")
+		stopGrace   = flag.Duration("stop-grace", 0, "StopGrace (0: default)")
+		stderrFile  = flag.String("stderr-file", "", "append what the worker writes to os.Stderr to this file")
 	)
 	flag.Parse()
+	if *stderrFile != "" {
+		f, err := os.OpenFile(*stderrFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "testworker:", err)
+			os.Exit(2)
+		}
+		os.Stderr = f
+	}
 	for i := range *stdoutSpam {
 		fmt.Printf("testworker stdout line %d: not a handshake\n", i)
 	}
@@ -72,6 +83,7 @@ func main() {
 		cfg.Handshake.ProtocolVersions = nil
 	}
 	cfg.Middleware = workerMiddleware(*middleware)
+	cfg.StopGrace = *stopGrace
 	if *keepAlive {
 		cfg.DisconnectBehavior = plugin.KeepAlive
 	}
@@ -176,5 +188,41 @@ func handlers() plugin.HandlerSet {
 			return "dropping", nil
 		}),
 		plugin.Handle(testproto.Pid, func(ctx context.Context, _ string) (int, error) { return os.Getpid(), nil }),
+		plugin.Handle(testproto.SpawnHelper, func(ctx context.Context, _ string) (int, error) { return spawnHelper() }),
+		plugin.Handle(testproto.Stuck, func(ctx context.Context, _ string) (string, error) {
+			pid, err := spawnHelper()
+			if err != nil {
+				return "", err
+			}
+			if err := plugin.Emit(ctx, testproto.HelperStarted, pid); err != nil {
+				return "", err
+			}
+			select {} // ignores ctx: only the worker's exit ends it
+		}),
+		plugin.Handle(testproto.ChildEnv, func(ctx context.Context, _ string) ([]string, error) {
+			out, err := exec.Command("env").Output()
+			if err != nil {
+				return nil, err
+			}
+			var found []string
+			for _, kv := range strings.Split(string(out), "\n") {
+				if strings.HasPrefix(kv, "ISOLATED_WORKERS_") || strings.HasPrefix(kv, testproto.Handshake.MagicCookieKey+"=") {
+					found = append(found, kv)
+				}
+			}
+			return found, nil
+		}),
 	)
+}
+
+// spawnHelper starts a long sleep that inherits the worker's stdout and
+// stderr and stays in its process group, and returns its pid.
+func spawnHelper() (int, error) {
+	cmd := exec.Command("sleep", "1000")
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	if err := cmd.Start(); err != nil {
+		return 0, err
+	}
+	go cmd.Wait() // reap it when the worker's group is taken down
+	return cmd.Process.Pid, nil
 }
