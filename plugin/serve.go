@@ -14,6 +14,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/isolated-workers/isolated-workers-go/handshake"
+	"github.com/isolated-workers/isolated-workers-go/internal/ratelog"
 	"github.com/isolated-workers/isolated-workers-go/internal/wire"
 	"github.com/isolated-workers/isolated-workers-go/shared"
 )
@@ -111,6 +112,12 @@ type server struct {
 	logs     *outbox
 	events   *outbox
 
+	// unauthenticated holds a token for each connection that has not
+	// passed its hello (at most maxUnauthenticated); refusals logs the
+	// connections refused, at most once per refusalLogInterval.
+	unauthenticated chan struct{}
+	refusals        *ratelog.Limiter
+
 	connected chan *hostConn
 	stopping  chan struct{}
 	wg        sync.WaitGroup
@@ -130,6 +137,8 @@ func newServer(cfg Config, env handshake.Env, version int, ln *net.UnixListener)
 		ln:        ln,
 		connected: make(chan *hostConn),
 		stopping:  make(chan struct{}),
+
+		unauthenticated: make(chan struct{}, maxUnauthenticated),
 	}
 	s.codec = wire.NewCodec(cfg.Serializer, cfg.MaxFrameSize, cfg.MaxRawSize, s.names)
 	s.logs = newOutbox(cfg.LogBuffer, droppedLogNotice)
@@ -148,7 +157,18 @@ func newServer(cfg Config, env handshake.Env, version int, ln *net.UnixListener)
 		level = hclog.Info // until the hello tells the host's level
 	}
 	s.logger = shared.NewMetaLogger(inner, level, os.Stderr)
+	s.refusals = ratelog.New(refusalLogInterval, s.logRefusals)
 	return s
+}
+
+// logRefusals writes one warning for refused connections.
+func (s *server) logRefusals(sum ratelog.Summary) {
+	if sum.Count == 1 && sum.Window == 0 {
+		s.logger.Warn("refused a connection", sum.Last...)
+		return
+	}
+	s.logger.Warn(fmt.Sprintf("refused %d connection(s) in the last %v; the last one:", sum.Count, sum.Window.Round(time.Millisecond)),
+		append([]any{"refused", sum.Count}, sum.Last...)...)
 }
 
 type outboxWriter struct{ o *outbox }
@@ -226,7 +246,13 @@ func (s *server) acceptLoop() {
 				continue
 			}
 			s.logger.Error("accept failed", "error", err)
-			time.Sleep(50 * time.Millisecond)
+			t := time.NewTimer(acceptRetryDelay)
+			select {
+			case <-s.stopping:
+				t.Stop()
+				return
+			case <-t.C:
+			}
 			continue
 		}
 		s.wg.Add(1)
@@ -236,12 +262,6 @@ func (s *server) acceptLoop() {
 		}()
 	}
 }
-
-// claimWait bounds how long a new host waits for the previous connection's
-// clean-up. A host that exits (or disconnects) and a new one that connects at
-// once race the worker noticing the end of the old session; the new one
-// waits for that instead of being refused.
-const claimWait = 2 * time.Second
 
 // claim makes c the active host connection. If another connection is active
 // it waits up to claimWait for it to end; a host that is still connected
@@ -291,6 +311,7 @@ func (s *server) close() {
 		c.close()
 	}
 	s.wg.Wait()
+	s.refusals.Flush()
 	s.logs.close()
 	s.events.close()
 }
