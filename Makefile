@@ -5,6 +5,7 @@ FUZZTIME ?= 30s
 # Packages with fuzz targets, and their targets (package:Target).
 FUZZ_TARGETS := \
 	./internal/frame:FuzzFrameReader \
+	./plugin:FuzzHostStreams \
 	./internal/wire:FuzzJSONHeader \
 	./internal/wire:FuzzCodecRead \
 	./handshake:FuzzParseEnv \

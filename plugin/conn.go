@@ -86,7 +86,7 @@ type hostConn struct {
 
 	mu        sync.Mutex
 	running   map[string]runningCall
-	opened    map[string]bool // the streams the host has opened, by name
+	opened    map[string]bool    // the streams the host has opened, by name
 	handlers  sync.WaitGroup     // handler goroutines, busy or idle
 	turn      chan *frame.Reader // hands a stream's reader to an idle handler goroutine
 	idleCount atomic.Int32
@@ -144,6 +144,16 @@ func (s *server) hello(ymx *yamux.Session, ycfg *yamux.Config, p peer) (*hostCon
 		st  *yamux.Stream
 		err error
 	}
+	// A worker that stops does not wait for a connection in its hello.
+	helloDone := make(chan struct{})
+	defer close(helloDone)
+	go func() {
+		select {
+		case <-s.stopping:
+			ymx.Close()
+		case <-helloDone:
+		}
+	}()
 	ch := make(chan accepted, 1)
 	go func() {
 		st, err := ymx.AcceptStream()
