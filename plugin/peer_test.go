@@ -64,6 +64,17 @@ func (s *recordSink) records() []map[string]any {
 // has its own) and stops it when the test ends.
 func servePeer(t *testing.T, cfg Config) *peerWorker {
 	t.Helper()
+	w := &peerWorker{logs: &recordSink{}}
+	if cfg.Logger == nil {
+		cfg.Logger = hclog.New(&hclog.LoggerOptions{Level: hclog.Trace, JSONFormat: true, Output: w.logs})
+	}
+	return w.serve(t, cfg)
+}
+
+// serve starts the worker with cfg as it is: its logs go to the host
+// unless cfg has a Logger.
+func (w *peerWorker) serve(t *testing.T, cfg Config) *peerWorker {
+	t.Helper()
 	r, fd := readyPipe(t)
 	env := goodEnv(t, fd)
 	cfg.Handshake = testHandshake
@@ -71,11 +82,7 @@ func servePeer(t *testing.T, cfg Config) *peerWorker {
 	if cfg.Handlers.byName == nil {
 		cfg.Handlers = Handlers(Handle(Double, double), Handle(Greet, greetFail))
 	}
-	w := &peerWorker{sock: env[handshake.EnvSocketPath], token: env[handshake.EnvAuthToken],
-		done: make(chan error, 1), logs: &recordSink{}}
-	if cfg.Logger == nil {
-		cfg.Logger = hclog.New(&hclog.LoggerOptions{Level: hclog.Trace, JSONFormat: true, Output: w.logs})
-	}
+	w.sock, w.token, w.done = env[handshake.EnvSocketPath], env[handshake.EnvAuthToken], make(chan error, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	w.cancel = cancel
 	go func() { w.done <- ServeContext(ctx, cfg) }()
@@ -120,7 +127,13 @@ func (w *peerWorker) dial(t *testing.T) net.Conn {
 // session starts a yamux client session over a new connection.
 func (w *peerWorker) session(t *testing.T) *yamux.Session {
 	t.Helper()
-	ymx, err := yamux.Client(w.dial(t), wire.YamuxConfig())
+	return w.sessionWith(t, wire.YamuxConfig())
+}
+
+// sessionWith starts a yamux client session with cfg over a new connection.
+func (w *peerWorker) sessionWith(t *testing.T, cfg *yamux.Config) *yamux.Session {
+	t.Helper()
+	ymx, err := yamux.Client(w.dial(t), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +177,13 @@ func (w *peerWorker) hello(t *testing.T, ymx *yamux.Session, token string) (hand
 // authenticate opens a session that passed the hello.
 func (w *peerWorker) authenticate(t *testing.T) (*yamux.Session, *yamux.Stream) {
 	t.Helper()
-	ymx := w.session(t)
+	return w.authenticateWith(t, wire.YamuxConfig())
+}
+
+// authenticateWith opens a session with cfg that passed the hello.
+func (w *peerWorker) authenticateWith(t *testing.T, cfg *yamux.Config) (*yamux.Session, *yamux.Stream) {
+	t.Helper()
+	ymx := w.sessionWith(t, cfg)
 	wh, control, err := w.hello(t, ymx, w.token)
 	if err != nil || wh.Error != "" {
 		t.Fatalf("hello = %+v, %v; want it accepted", wh, err)
@@ -220,12 +239,29 @@ func TestDuplicateStreamsAreRefused(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			// The worker closes the second stream: reading it ends.
-			second.SetReadDeadline(time.Now().Add(testBound))
-			if _, err := io.Copy(io.Discard, second); err != nil {
-				t.Fatalf("reading the second %s stream: %v, want it closed by the worker", name, err)
+			// The worker reads the two names concurrently and closes
+			// whichever it reads second: reading that one ends.
+			closed := make(chan *yamux.Stream, 2)
+			for _, st := range []*yamux.Stream{first, second} {
+				go func() {
+					st.SetReadDeadline(time.Now().Add(testBound))
+					if _, err := io.Copy(io.Discard, st); err == nil {
+						closed <- st
+					} else {
+						closed <- nil
+					}
+				}()
 			}
-			_ = first
+			gone := <-closed
+			if gone == nil {
+				t.Fatalf("neither %s stream was closed by the worker", name)
+			}
+			if name == wire.StreamCalls && gone == calls {
+				calls = second
+			}
+			first.SetReadDeadline(time.Now())
+			second.SetReadDeadline(time.Now())
+			<-closed
 			// The connection still serves calls.
 			codec := wire.NewCodec(shared.JSON{}, DefaultMaxFrameSize, DefaultMaxRawSize, nil)
 			out, _, err := codec.Encode(nil, &wire.Header{Version: 1, Kind: shared.KindRequest, Type: Double.Name(), ID: "a"}, 21)

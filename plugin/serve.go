@@ -167,7 +167,7 @@ func (s *server) logRefusals(sum ratelog.Summary) {
 		s.logger.Warn("refused a connection", sum.Last...)
 		return
 	}
-	s.logger.Warn(fmt.Sprintf("refused %d connection(s) in the last %v; the last one:", sum.Count, sum.Window.Round(time.Millisecond)),
+	s.logger.Warn(fmt.Sprintf("refused %d connection(s) in the last %v; the last one:", sum.Count, sum.Window),
 		append([]any{"refused", sum.Count}, sum.Last...)...)
 }
 

@@ -25,8 +25,8 @@ type Summary struct {
 	// Count is the number of events since the previous record (1 for the
 	// first event after a quiet interval).
 	Count int
-	// Window is how long those events were counted over: zero for a first
-	// event logged at once.
+	// Window is how long those events were counted over, to the
+	// millisecond: zero for a first event logged at once.
 	Window time.Duration
 	// Last is the attributes (key/value pairs) of the last event counted.
 	Last []any
@@ -106,7 +106,7 @@ func (l *Limiter) tick() {
 
 // take returns and resets what was counted; l.mu is held.
 func (l *Limiter) take() Summary {
-	s := Summary{Count: l.count, Window: l.now().Sub(l.start), Last: l.last}
+	s := Summary{Count: l.count, Window: l.now().Sub(l.start).Round(time.Millisecond), Last: l.last}
 	l.count, l.last = 0, nil
 	return s
 }
