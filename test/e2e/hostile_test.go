@@ -73,14 +73,20 @@ func flood(sock string) (int, error) {
 		return 0, err
 	}
 	defer ymx.Close()
-	junk := append([]byte("control\n"), bytes.Repeat([]byte{'j'}, floodPerWrite-len("control\n"))...)
+	// The first stream names itself control and then says nothing, so the
+	// worker waits for its hello; every other stream fills its window.
+	junk := bytes.Repeat([]byte{'j'}, floodPerWrite)
 	for i := range floodStreams {
 		st, err := ymx.OpenStream()
 		if err != nil {
 			return i, nil
 		}
 		st.SetWriteDeadline(time.Now().Add(hostileBound))
-		if _, err := st.Write(junk); err != nil {
+		b := junk
+		if i == 0 {
+			b = []byte("control\n")
+		}
+		if _, err := st.Write(b); err != nil {
 			return i + 1, nil
 		}
 	}
