@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"encoding/json"
+	"io"
 	"testing"
 	"time"
 
@@ -56,6 +57,7 @@ func FuzzHostStreams(f *testing.F) {
 			HostConnectTimeout: shared.Duration(0)})
 		ymx, control := w.authenticate(t)
 		shutdown := runOps(ymx, control, data)
+		syncStreams(ymx)
 		ymx.Close()
 		if shutdown {
 			select {
@@ -147,4 +149,17 @@ func runOps(ymx *yamux.Session, control *yamux.Stream, data []byte) (shutdown bo
 		}
 	}
 	return shutdown
+}
+
+// syncStreams opens a stream of an unknown name and waits (boundedly) for
+// the worker to close it: by then it has most likely read the names of the
+// streams opened before, so a sequence that breaks the worker through them
+// does so before the connection ends.
+func syncStreams(ymx *yamux.Session) {
+	st, err := openNamed(ymx, "sync")
+	if err != nil {
+		return
+	}
+	st.SetReadDeadline(time.Now().Add(testBound))
+	io.Copy(io.Discard, st)
 }
