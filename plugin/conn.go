@@ -284,9 +284,12 @@ func (c *hostConn) serve() {
 		rc.cancel()
 	}
 	c.mu.Unlock()
-	c.handlers.Wait()
+	// The session is closed already (AcceptStream fails only then). The
+	// stream readers end first: one that still reads a request adds a
+	// handler goroutine, which must not race the wait for them.
 	c.ymx.Close()
 	c.streams.Wait()
+	c.handlers.Wait()
 	c.s.release(c)
 }
 

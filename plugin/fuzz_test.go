@@ -59,7 +59,14 @@ func FuzzHostStreams(f *testing.F) {
 		shutdown := runOps(ymx, control, data)
 		syncStreams(ymx)
 		ymx.Close()
-		if shutdown {
+		// A shutdown request the worker read stops it, and a new host is
+		// refused; one it did not read (sent after a goodbye, or after
+		// the worker dropped the connection) leaves it serving.
+		hw, err := w.tryAttach(t)
+		if err != nil {
+			if !shutdown {
+				t.Fatalf("Attach after the sequence: %v", err)
+			}
 			select {
 			case err := <-w.done:
 				w.done <- err
@@ -67,11 +74,11 @@ func FuzzHostStreams(f *testing.F) {
 					t.Errorf("ServeContext after a shutdown request = %v, want nil", err)
 				}
 			case <-time.After(testBound):
-				t.Fatalf("the worker did not stop within %v of a shutdown request", testBound)
+				t.Fatalf("the worker refused a new host but did not stop within %v of a shutdown request", testBound)
 			}
 			return
 		}
-		callDouble(t, w.attach(t))
+		callDouble(t, hw)
 	})
 }
 

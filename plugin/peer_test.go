@@ -194,16 +194,26 @@ func (w *peerWorker) authenticateWith(t *testing.T, cfg *yamux.Config) (*yamux.S
 // attach connects a real host to the worker.
 func (w *peerWorker) attach(t *testing.T) *host.Worker {
 	t.Helper()
+	hw, err := w.tryAttach(t)
+	if err != nil {
+		t.Fatalf("Attach: %v", err)
+	}
+	return hw
+}
+
+// tryAttach connects a real host to the worker, or says why it could not.
+func (w *peerWorker) tryAttach(t *testing.T) (*host.Worker, error) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), testBound)
 	defer cancel()
 	hw, err := host.Attach(ctx, host.ReattachConfig{Name: "peer-test", SocketPath: w.sock, PID: os.Getpid(),
 		ProtocolVersion: 1, Serializer: "json", AuthToken: w.token},
 		host.Config{Handshake: testHandshake, Logger: hclog.NewNullLogger()})
 	if err != nil {
-		t.Fatalf("Attach: %v", err)
+		return nil, err
 	}
 	t.Cleanup(func() { hw.Close() })
-	return hw
+	return hw, nil
 }
 
 // callDouble makes one normal call through hw.
