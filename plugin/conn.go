@@ -144,14 +144,19 @@ func (s *server) hello(ymx *yamux.Session, ycfg *yamux.Config, p peer) (*hostCon
 		st  *yamux.Stream
 		err error
 	}
-	// A worker that stops does not wait for a connection in its hello.
-	helloDone := make(chan struct{})
-	defer close(helloDone)
+	// A worker that stops does not wait for a peer to say hello. Once the
+	// hello is read, the waits left are bounded (claimWait, refuseLinger)
+	// and a refusal must get out.
+	helloRead := make(chan struct{})
+	cutOffDone := make(chan struct{})
+	readHello := sync.OnceFunc(func() { close(helloRead); <-cutOffDone })
+	defer readHello()
 	go func() {
+		defer close(cutOffDone)
 		select {
 		case <-s.stopping:
 			ymx.Close()
-		case <-helloDone:
+		case <-helloRead:
 		}
 	}()
 	ch := make(chan accepted, 1)
@@ -189,6 +194,7 @@ func (s *server) hello(ymx *yamux.Session, ycfg *yamux.Config, p peer) (*hostCon
 		return nil, preAuthErr(extra, fmt.Errorf("read hello: %w", err))
 	}
 	st.SetReadDeadline(time.Time{})
+	readHello()
 	refuse := func(err error) (*hostConn, error) {
 		stopWatch()
 		handshake.WriteHello(st, handshake.WorkerHello{Error: err.Error()})

@@ -122,8 +122,9 @@ type server struct {
 	stopping  chan struct{}
 	wg        sync.WaitGroup
 
-	mu     sync.Mutex
-	active *hostConn
+	mu      sync.Mutex
+	active  *hostConn
+	leaving bool // a host's connection ended and the worker stops because of it
 }
 
 func newServer(cfg Config, env handshake.Env, version int, ln *net.UnixListener) *server {
@@ -271,17 +272,22 @@ func (s *server) claim(c *hostConn) error {
 	defer deadline.Stop()
 	for {
 		s.mu.Lock()
-		prev := s.active
-		if prev == nil {
+		prev, leaving := s.active, s.leaving
+		if prev == nil && !leaving {
 			s.active = c
 			s.mu.Unlock()
 			return nil
 		}
 		s.mu.Unlock()
+		if leaving {
+			// The previous host's connection ended and released the
+			// worker before c said hello; the worker stops anyway.
+			return errLeaving
+		}
 		select {
 		case <-prev.done:
 			if prev.shutdownRequested.Load() || s.cfg.DisconnectBehavior == Shutdown {
-				return errors.New("worker is shutting down: its previous host disconnected and its DisconnectBehavior is Shutdown; start a new worker (or give this one plugin.KeepAlive)")
+				return errLeaving
 			}
 		case <-s.stopping:
 			return errors.New("worker is shutting down; start a new worker")
@@ -291,10 +297,21 @@ func (s *server) claim(c *hostConn) error {
 	}
 }
 
+// errLeaving refuses a host that connects after the previous one's end
+// made the worker stop.
+var errLeaving = errors.New("worker is shutting down: its previous host disconnected and its DisconnectBehavior is Shutdown; start a new worker (or give this one plugin.KeepAlive)")
+
+// release ends c's claim on the worker. If the worker stops because c
+// ended (a shutdown request, or DisconnectBehavior Shutdown), it is marked
+// leaving, so a host that connects meanwhile is refused instead of being
+// accepted and then dropped.
 func (s *server) release(c *hostConn) {
 	s.mu.Lock()
 	if s.active == c {
 		s.active = nil
+	}
+	if c.shutdownRequested.Load() || s.cfg.DisconnectBehavior == Shutdown {
+		s.leaving = true
 	}
 	s.mu.Unlock()
 }
