@@ -6,6 +6,7 @@ FUZZTIME ?= 30s
 FUZZ_TARGETS := \
 	./internal/frame:FuzzFrameReader \
 	./internal/frame:FuzzFrameResync \
+	./plugin:FuzzHostStreams \
 	./internal/wire:FuzzJSONHeader \
 	./internal/wire:FuzzCodecRead \
 	./internal/wire:FuzzCodecResync \

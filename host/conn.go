@@ -299,9 +299,7 @@ func (c *conn) readReplies(r *frame.Reader) {
 			return
 		}
 		if h.Kind != shared.KindResult && h.Kind != shared.KindError {
-			if ok, n := c.w.unexpected.Allow(); ok {
-				c.w.logger.Warn("unexpected message from worker on the calls stream; ignored", "worker", c.w.cfg.Name, "kind", h.Kind, "type", h.Type, "suppressed", n)
-			}
+			c.w.unexpected.Add("kind", h.Kind, "type", h.Type)
 			continue
 		}
 		c.deliver(&h, func(cl *call) reply { return cl.decode(&h, body) })
@@ -322,9 +320,6 @@ func (c *conn) deliver(h *wire.Header, rep func(*call) reply) {
 	case late:
 		c.w.logger.Debug("reply for a call no longer waiting", "worker", c.w.cfg.Name, "txid", h.ID, "type", h.Type)
 	default:
-		if ok, n := c.w.unknownReplies.Allow(); ok {
-			c.w.logger.Warn("reply from worker for a transaction id the host never sent or already answered; ignored",
-				"worker", c.w.cfg.Name, "txid", h.ID, "type", h.Type, "suppressed", n)
-		}
+		c.w.unknownReplies.Add("txid", h.ID, "type", h.Type)
 	}
 }

@@ -67,8 +67,18 @@ func newWorker(cfg Config) *Worker {
 		codec:  wire.NewCodec(cfg.Serializer, cfg.MaxFrameSize, cfg.MaxRawSize, nil).WithOwner("host"),
 		fp:     shared.Fingerprint(cfg.Serializer),
 
-		unknownReplies: ratelog.New(warnEvery),
-		unexpected:     ratelog.New(warnEvery),
+		unknownReplies: ratelog.New(warnEvery, warnCounted(logger, cfg.Name,
+			"replies from worker for transaction ids the host never sent or already answered; ignored")),
+		unexpected: ratelog.New(warnEvery, warnCounted(logger, cfg.Name,
+			"unexpected messages from worker on the calls stream; ignored")),
+	}
+}
+
+// warnCounted logs one summary of like events from a worker: how many, over
+// what time, and the last one's attributes.
+func warnCounted(logger hclog.Logger, name, msg string) func(ratelog.Summary) {
+	return func(s ratelog.Summary) {
+		logger.Warn(msg, append([]any{"worker", name, "count", s.Count, "window", s.Window.String()}, s.Last...)...)
 	}
 }
 
@@ -212,6 +222,8 @@ func (w *Worker) close() error {
 		c.close(ErrWorkerClosed)
 	}
 	w.wg.Wait()
+	w.unknownReplies.Flush()
+	w.unexpected.Flush()
 	if w.dir != "" {
 		os.RemoveAll(w.dir)
 	}

@@ -21,8 +21,50 @@ import (
 	"github.com/isolated-workers/isolated-workers-go/internal/wire"
 )
 
-// helloTimeout bounds how long an accepted connection may take to say hello.
-const helloTimeout = 10 * time.Second
+// Why a connection was refused before or during its hello.
+var (
+	errTooManyUnauthenticated = errors.New("too many unauthenticated connections")
+	errNoHello                = errors.New("no hello")
+	errStreamBeforeHello      = errors.New("peer opened a second stream before the hello")
+)
+
+// watchStreams closes ymx if the peer opens another stream before the
+// hello is answered. stop ends the watch (it is idempotent) and reports
+// errStreamBeforeHello if a stream was opened; extra is closed when one was.
+func watchStreams(ymx *yamux.Session) (stop func() error, extra <-chan struct{}) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	seen := make(chan struct{})
+	go func() {
+		defer close(done)
+		if st, err := ymx.AcceptStreamWithContext(ctx); err == nil {
+			close(seen)
+			st.Close()
+			ymx.Close()
+		}
+	}()
+	return func() error {
+		cancel()
+		<-done
+		select {
+		case <-seen:
+			return errStreamBeforeHello
+		default:
+			return nil
+		}
+	}, seen
+}
+
+// preAuthErr names a second stream as the reason a hello failed, if one
+// was opened: reading the hello then fails because the session was closed.
+func preAuthErr(extra <-chan struct{}, err error) error {
+	select {
+	case <-extra:
+		return errStreamBeforeHello
+	default:
+		return err
+	}
+}
 
 // hostConn is one connection from a host that passed the hello.
 type hostConn struct {
@@ -44,6 +86,7 @@ type hostConn struct {
 
 	mu        sync.Mutex
 	running   map[string]runningCall
+	opened    map[string]bool    // the streams the host has opened, by name
 	handlers  sync.WaitGroup     // handler goroutines, busy or idle
 	turn      chan *frame.Reader // hands a stream's reader to an idle handler goroutine
 	idleCount atomic.Int32
@@ -54,16 +97,29 @@ type hostConn struct {
 }
 
 // handleConn runs the hello on a new connection and, if it is the host,
-// serves it until it ends.
+// serves it until it ends. At most maxUnauthenticated connections are
+// between accept and the end of their hello; one beyond that is closed at
+// once.
 func (s *server) handleConn(conn net.Conn) {
-	ymx, err := yamux.Server(wire.FrameConn(conn), wire.YamuxConfig())
+	p := peerOf(conn)
+	select {
+	case s.unauthenticated <- struct{}{}:
+	default:
+		conn.Close()
+		s.refused(fmt.Errorf("%w: %d connections have not said hello yet", errTooManyUnauthenticated, maxUnauthenticated), p)
+		return
+	}
+	ycfg := wire.WorkerYamuxConfig()
+	ymx, err := yamux.Server(wire.FrameConn(conn), ycfg)
 	if err != nil {
+		<-s.unauthenticated
 		conn.Close()
 		return
 	}
-	c, err := s.hello(ymx)
+	c, err := s.hello(ymx, ycfg, p)
+	<-s.unauthenticated
 	if err != nil {
-		s.logger.Warn("refused a connection", "error", err)
+		s.refused(err, p)
 		ymx.Close()
 		return
 	}
@@ -75,33 +131,59 @@ func (s *server) handleConn(conn net.Conn) {
 	c.serve()
 }
 
-// hello reads the host's hello on the first stream and answers it.
-func (s *server) hello(ymx *yamux.Session) (*hostConn, error) {
+// refused logs a refused connection, rate-limited.
+func (s *server) refused(err error, p peer) {
+	s.refusals.Add(append([]any{"error", err}, p.attrs()...)...)
+}
+
+// hello reads the host's hello on the first stream and answers it. Until
+// it has answered, the peer may open no other stream: one closes the
+// connection.
+func (s *server) hello(ymx *yamux.Session, ycfg *yamux.Config, p peer) (*hostConn, error) {
 	type accepted struct {
 		st  *yamux.Stream
 		err error
 	}
+	// A worker that stops does not wait for a peer to say hello. Once the
+	// hello is read, the waits left are bounded (claimWait, refuseLinger)
+	// and a refusal must get out.
+	helloRead := make(chan struct{})
+	cutOffDone := make(chan struct{})
+	readHello := sync.OnceFunc(func() { close(helloRead); <-cutOffDone })
+	defer readHello()
+	go func() {
+		defer close(cutOffDone)
+		select {
+		case <-s.stopping:
+			ymx.Close()
+		case <-helloRead:
+		}
+	}()
 	ch := make(chan accepted, 1)
 	go func() {
 		st, err := ymx.AcceptStream()
 		ch <- accepted{st, err}
 	}()
 	var st *yamux.Stream
+	timer := time.NewTimer(helloTimeout)
+	defer timer.Stop()
 	select {
 	case a := <-ch:
 		if a.err != nil {
 			return nil, fmt.Errorf("accept control stream: %w", a.err)
 		}
 		st = a.st
-	case <-time.After(helloTimeout):
+	case <-timer.C:
 		ymx.Close()
 		<-ch
-		return nil, errors.New("no hello within 10s")
+		return nil, fmt.Errorf("%w: no stream opened within %v", errNoHello, helloTimeout)
 	}
+	stopWatch, extra := watchStreams(ymx)
+	defer stopWatch()
 	br := bufio.NewReader(st)
 	name, err := wire.ReadStreamName(st, br, helloTimeout)
 	if err != nil {
-		return nil, err
+		return nil, preAuthErr(extra, err)
 	}
 	if name != wire.StreamControl {
 		return nil, fmt.Errorf("first stream is %q, want %q", name, wire.StreamControl)
@@ -109,16 +191,26 @@ func (s *server) hello(ymx *yamux.Session) (*hostConn, error) {
 	st.SetReadDeadline(time.Now().Add(helloTimeout))
 	var hh handshake.HostHello
 	if err := handshake.ReadHello(br, &hh); err != nil {
-		return nil, fmt.Errorf("read hello: %w", err)
+		return nil, preAuthErr(extra, fmt.Errorf("read hello: %w", err))
 	}
 	st.SetReadDeadline(time.Time{})
+	readHello()
 	refuse := func(err error) (*hostConn, error) {
+		stopWatch()
 		handshake.WriteHello(st, refusalHello(err))
-		time.Sleep(10 * time.Millisecond) // let the refusal leave before the session closes
+		// The refusal is in the socket once WriteHello returns; wait for
+		// the peer to read it and hang up, so closing first cannot reset
+		// the connection under it.
+		linger := time.NewTimer(refuseLinger)
+		defer linger.Stop()
+		select {
+		case <-ymx.CloseChan():
+		case <-linger.C:
+		}
 		return nil, err
 	}
 	if subtle.ConstantTimeCompare([]byte(hh.Token), []byte(s.env.AuthToken)) != 1 {
-		return refuse(&refusal{handshake.CodeAuthFailed, fmt.Errorf("authentication failed: wrong auth token from pid %d", hh.PID)})
+		return refuse(&refusal{handshake.CodeAuthFailed, fmt.Errorf("authentication failed: wrong auth token from %v (its hello claims pid %d)", p, hh.PID)})
 	}
 	if hh.Serializer != s.cfg.Serializer.Name() {
 		return refuse(&handshake.SerializerMismatchError{Host: hh.Serializer, Worker: s.cfg.Serializer.Name()})
@@ -129,10 +221,18 @@ func (s *server) hello(ymx *yamux.Session) (*hostConn, error) {
 	if hh.ProtocolVersion != s.version {
 		return refuse(&handshake.VersionMismatchError{Host: []int{hh.ProtocolVersion}, Worker: []int{s.version}})
 	}
+	// The hello passed: no other stream may have been opened before it.
+	if err := stopWatch(); err != nil {
+		return nil, err
+	}
 	// Handlers find the logger in their context; it is set once here.
 	ctx, cancel := context.WithCancel(hclog.WithContext(context.Background(), s.logger))
+	hostPID := hh.PID
+	if p.pid >= 0 {
+		hostPID = p.pid
+	}
 	c := &hostConn{
-		s: s, ymx: ymx, control: st, hostPID: hh.PID,
+		s: s, ymx: ymx, control: st, hostPID: hostPID,
 		ctx: ctx, cancel: cancel, reqParent: context.WithoutCancel(ctx),
 		turn:       make(chan *frame.Reader),
 		callsReady: make(chan struct{}),
@@ -144,6 +244,8 @@ func (s *server) hello(ymx *yamux.Session) (*hostConn, error) {
 		cancel()
 		return refuse(err)
 	}
+	// The streams the host opens next get the full window.
+	wire.Authenticated(ycfg)
 	if hh.LogLevel != "" && s.cfg.LogLevel == hclog.NoLevel {
 		s.logger.SetLevel(hclogLevel(hh.LogLevel))
 	}
@@ -190,9 +292,12 @@ func (c *hostConn) serve() {
 		rc.cancel()
 	}
 	c.mu.Unlock()
-	c.handlers.Wait()
+	// The session is closed already (AcceptStream fails only then). The
+	// stream readers end first: one that still reads a request adds a
+	// handler goroutine, which must not race the wait for them.
 	c.ymx.Close()
 	c.streams.Wait()
+	c.handlers.Wait()
 	c.s.release(c)
 }
 
@@ -202,6 +307,14 @@ func (c *hostConn) serveStream(st *yamux.Stream) {
 	if err != nil {
 		st.Close()
 		return
+	}
+	switch name {
+	case wire.StreamCalls, wire.StreamBulk, wire.StreamLogs, wire.StreamEvents:
+		if !c.openStream(name) {
+			c.s.logger.Error("host opened a second stream of a kind the connection has; closing the new one", "stream", name)
+			st.Close()
+			return
+		}
 	}
 	switch name {
 	case wire.StreamCalls:
@@ -216,10 +329,29 @@ func (c *hostConn) serveStream(st *yamux.Stream) {
 		c.s.logs.attach(st)
 	case wire.StreamEvents:
 		c.s.events.attach(st)
+	case wire.StreamControl:
+		c.s.logger.Error("host opened a second control stream; closing it")
+		st.Close()
 	default:
 		c.s.logger.Warn("host opened an unknown stream", "stream", name)
 		st.Close()
 	}
+}
+
+// openStream records that the host opened the stream name; it reports
+// false if the host had opened one before. Each stream exists once per
+// connection: a second calls stream would replace the writer replies go to.
+func (c *hostConn) openStream(name string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.opened[name] {
+		return false
+	}
+	if c.opened == nil {
+		c.opened = make(map[string]bool)
+	}
+	c.opened[name] = true
+	return true
 }
 
 // readControl reads the host's control messages.
@@ -252,12 +384,29 @@ func (c *hostConn) readControl(br *bufio.Reader) {
 }
 
 // goodbye tells the host the worker is closing the connection, after the
-// records queued for it have been written.
+// records queued for it have been written, waiting at most
+// goodbyeFlushTimeout for them.
 func (c *hostConn) goodbye(reason string) {
-	c.s.logs.flush()
-	c.s.events.flush()
+	flushed := make(chan struct{})
+	c.s.wg.Add(1)
+	go func() {
+		// It ends when the records are written or when the connection
+		// closes (which detaches the outboxes), whichever comes first.
+		defer c.s.wg.Done()
+		c.s.logs.flush()
+		c.s.events.flush()
+		close(flushed)
+	}()
+	t := time.NewTimer(goodbyeFlushTimeout)
+	defer t.Stop()
+	select {
+	case <-flushed:
+	case <-t.C:
+		c.s.logger.Debug("host is not reading the worker's logs or events; saying goodbye without them",
+			"goodbye_flush_timeout", goodbyeFlushTimeout.String())
+	}
 	b, _ := json.Marshal(handshake.Control{Op: handshake.OpGoodbye, Reason: reason})
-	c.control.SetWriteDeadline(time.Now().Add(time.Second))
+	c.control.SetWriteDeadline(time.Now().Add(goodbyeWriteTimeout))
 	c.control.Write(append(b, '\n'))
 }
 

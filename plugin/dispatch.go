@@ -64,11 +64,6 @@ type runningCall struct {
 	typ      string
 }
 
-// deadlineSlack is how far ahead of a call's own deadline a host's
-// "deadline passed" cancel may arrive and still be left to the handler's
-// deadline timer.
-const deadlineSlack = 50 * time.Millisecond
-
 // expiresBy reports whether a cancel saying that deadline dl passed should
 // be left to the call's own deadline timer: the host cancels when its
 // deadline passes, and the handler's context, which has the same deadline,
@@ -296,8 +291,9 @@ func (c *hostConn) send(h *wire.Header, payload any) {
 	defer func() { *bp = (*bp)[:0]; bufPool.Put(bp) }()
 	out, raw, err := c.s.codec.Encode((*bp)[:0], h, payload)
 	if err != nil {
-		c.s.logger.Error("cannot encode reply", "type", h.Type, "error", err)
+		c.s.logger.Error("cannot encode reply", "type", h.Type, "txid", h.ID, "error", err)
 		if h.Kind == shared.KindError {
+			c.sendLastResort(h)
 			return
 		}
 		c.replyError(h, &shared.RemoteError{Code: encodeErrorCode(err), Message: err.Error()})
@@ -315,6 +311,33 @@ func (c *hostConn) send(h *wire.Header, payload any) {
 	}
 	err = (*w).Write(out, raw)
 	if err != nil && c.ctx.Err() == nil {
+		c.s.logger.Debug("reply not delivered", "type", h.Type, "txid", h.ID, "error", err)
+	}
+}
+
+// sendLastResort answers a call whose error reply could not be encoded, so
+// the host never waits for a reply that will not come. The reply is built
+// without the middleware's headers or any text from the failed reply: a
+// fixed message that any serializer can encode. If even that fails, the
+// serializer is broken and the connection is closed, which fails the
+// host's calls instead of leaving them waiting.
+func (c *hostConn) sendLastResort(h *wire.Header) {
+	re := &shared.RemoteError{Code: shared.CodeEncode,
+		Message: "the worker could not encode its error reply; the worker's log has the cause"}
+	lh := &wire.Header{Version: c.s.version, Kind: shared.KindError, Type: h.Type, ID: h.ID}
+	out, _, err := c.s.codec.Encode(nil, lh, re)
+	if err != nil {
+		c.s.logger.Error("cannot encode even a plain error reply; closing the connection",
+			"type", h.Type, "txid", h.ID, "error", err)
+		c.close()
+		return
+	}
+	select {
+	case <-c.callsReady:
+	case <-c.ctx.Done():
+		return
+	}
+	if err := c.calls.Write(out); err != nil && c.ctx.Err() == nil {
 		c.s.logger.Debug("reply not delivered", "type", h.Type, "txid", h.ID, "error", err)
 	}
 }

@@ -37,6 +37,18 @@
 // HostConnectTimeout. Log records and events produced while no host is
 // connected are kept (up to LogBuffer each) for the next host.
 //
+// # Untrusted peers
+//
+// Whoever connects to the socket gets nothing but the hello until it shows
+// the auth token: a second stream before the hello closes the connection,
+// no stream grants more than 256 KiB of window, at most 16 connections may
+// be waiting for their hello (more are closed at once), and a refused peer
+// is identified in the log by the pid and uid the kernel reports, not the
+// ones it claims. Refusals are logged at most once a second, with a count.
+// An authenticated host that opens a stream twice has the second one
+// closed. Every timeout the worker applies to another process is named, with
+// its reason, in timeouts.go.
+//
 // # Concurrency
 //
 // Handlers and middleware run concurrently and must be safe for that.

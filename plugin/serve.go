@@ -18,6 +18,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/isolated-workers/isolated-workers-go/handshake"
 	"github.com/isolated-workers/isolated-workers-go/internal/proc"
+	"github.com/isolated-workers/isolated-workers-go/internal/ratelog"
 	"github.com/isolated-workers/isolated-workers-go/internal/wire"
 	"github.com/isolated-workers/isolated-workers-go/shared"
 )
@@ -189,12 +190,19 @@ type server struct {
 	logs     *outbox
 	events   *outbox
 
+	// unauthenticated holds a token for each connection that has not
+	// passed its hello (at most maxUnauthenticated); refusals logs the
+	// connections refused, at most once per refusalLogInterval.
+	unauthenticated chan struct{}
+	refusals        *ratelog.Limiter
+
 	connected chan *hostConn
 	stopping  chan struct{}
 	wg        sync.WaitGroup
 
-	mu     sync.Mutex
-	active *hostConn
+	mu      sync.Mutex
+	active  *hostConn
+	leaving bool // a host's connection ended and the worker stops because of it
 }
 
 func newServer(cfg Config, env handshake.Env, version int, ln *net.UnixListener) *server {
@@ -208,6 +216,8 @@ func newServer(cfg Config, env handshake.Env, version int, ln *net.UnixListener)
 		ln:        ln,
 		connected: make(chan *hostConn),
 		stopping:  make(chan struct{}),
+
+		unauthenticated: make(chan struct{}, maxUnauthenticated),
 	}
 	s.codec = wire.NewCodec(cfg.Serializer, cfg.MaxFrameSize, cfg.MaxRawSize, s.names).WithOwner("worker")
 	s.logs = newOutbox(cfg.LogBuffer, droppedLogNotice)
@@ -226,7 +236,18 @@ func newServer(cfg Config, env handshake.Env, version int, ln *net.UnixListener)
 		level = hclog.Info // until the hello tells the host's level
 	}
 	s.logger = shared.NewMetaLogger(inner, level, os.Stderr)
+	s.refusals = ratelog.New(refusalLogInterval, s.logRefusals)
 	return s
+}
+
+// logRefusals writes one warning for refused connections.
+func (s *server) logRefusals(sum ratelog.Summary) {
+	if sum.Count == 1 && sum.Window == 0 {
+		s.logger.Warn("refused a connection", sum.Last...)
+		return
+	}
+	s.logger.Warn(fmt.Sprintf("refused %d connection(s) in the last %v; the last one:", sum.Count, sum.Window),
+		append([]any{"refused", sum.Count}, sum.Last...)...)
 }
 
 type outboxWriter struct{ o *outbox }
@@ -306,7 +327,13 @@ func (s *server) acceptLoop() {
 				continue
 			}
 			s.logger.Error("accept failed", "error", err)
-			time.Sleep(50 * time.Millisecond)
+			t := time.NewTimer(acceptRetryDelay)
+			select {
+			case <-s.stopping:
+				t.Stop()
+				return
+			case <-t.C:
+			}
 			continue
 		}
 		s.wg.Add(1)
@@ -317,12 +344,6 @@ func (s *server) acceptLoop() {
 	}
 }
 
-// claimWait bounds how long a new host waits for the previous connection's
-// clean-up. A host that exits (or disconnects) and a new one that connects at
-// once race the worker noticing the end of the old session; the new one
-// waits for that instead of being refused.
-const claimWait = 2 * time.Second
-
 // claim makes c the active host connection. If another connection is active
 // it waits up to claimWait for it to end; a host that is still connected
 // after that keeps the worker and c is refused.
@@ -331,20 +352,25 @@ func (s *server) claim(c *hostConn) error {
 	defer deadline.Stop()
 	for logged := false; ; logged = true {
 		s.mu.Lock()
-		prev := s.active
-		if prev == nil {
+		prev, leaving := s.active, s.leaving
+		if prev == nil && !leaving {
 			s.active = c
 			s.mu.Unlock()
 			return nil
 		}
 		s.mu.Unlock()
+		if leaving {
+			// The previous host's connection ended and released the
+			// worker before c said hello; the worker stops anyway.
+			return errLeaving
+		}
 		if !logged {
 			s.logger.Debug("a new host waits for the connected one to disconnect", "host_pid", c.hostPID, "connected_host_pid", prev.hostPID, "claim_wait", claimWait.String())
 		}
 		select {
 		case <-prev.done:
 			if prev.shutdownRequested.Load() || s.cfg.DisconnectBehavior == Shutdown {
-				return &refusal{handshake.CodeShuttingDown, errors.New("worker is shutting down: its previous host disconnected and its DisconnectBehavior is Shutdown; start a new worker (or give this one plugin.KeepAlive)")}
+				return errLeaving
 			}
 		case <-s.stopping:
 			return &refusal{handshake.CodeShuttingDown, errors.New("worker is shutting down; start a new worker")}
@@ -374,10 +400,21 @@ func refusalHello(err error) handshake.WorkerHello {
 	return handshake.WorkerHello{Error: err.Error(), Code: code, Fields: fields}
 }
 
+// errLeaving refuses a host that connects after the previous one's end
+// made the worker stop.
+var errLeaving = &refusal{handshake.CodeShuttingDown, errors.New("worker is shutting down: its previous host disconnected and its DisconnectBehavior is Shutdown; start a new worker (or give this one plugin.KeepAlive)")}
+
+// release ends c's claim on the worker. If the worker stops because c
+// ended (a shutdown request, or DisconnectBehavior Shutdown), it is marked
+// leaving, so a host that connects meanwhile is refused instead of being
+// accepted and then dropped.
 func (s *server) release(c *hostConn) {
 	s.mu.Lock()
 	if s.active == c {
 		s.active = nil
+	}
+	if c.shutdownRequested.Load() || s.cfg.DisconnectBehavior == Shutdown {
+		s.leaving = true
 	}
 	s.mu.Unlock()
 }
@@ -399,6 +436,7 @@ func (s *server) stop() error {
 	done := make(chan struct{})
 	go func() {
 		s.wg.Wait()
+		s.refusals.Flush()
 		s.logs.close()
 		s.events.close()
 		close(done)

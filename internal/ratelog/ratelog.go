@@ -1,6 +1,18 @@
-// Package ratelog limits a repeated log record to one per interval and
-// counts the ones it held back, so a flood from another process is seen
-// (with its size) without flooding the log.
+// Package ratelog turns a stream of like events (refused connections,
+// replies for unknown transaction ids) into at most one log record per
+// interval, each with the count of the events it stands for. Nothing is
+// dropped silently: every event is counted into exactly one record.
+//
+// The first event after a quiet interval is logged at once with a count of
+// 1. Events after it are counted, and one record for them is logged when the
+// interval ends (from a timer), carrying the count and the last event's
+// attributes. Flush logs what is counted and stops the timer.
+//
+// # Concurrency
+//
+// A Limiter is safe for concurrent use. The log function is called without
+// the Limiter's lock held, from the goroutine that calls Add or Flush or
+// from the interval's timer, one call at a time.
 package ratelog
 
 import (
@@ -8,41 +20,116 @@ import (
 	"time"
 )
 
-// Limiter lets one occurrence of a repeated event be logged per interval.
-// The zero value is not usable; use New. Safe for concurrent use.
+// Summary is what one log record stands for.
+type Summary struct {
+	// Count is the number of events since the previous record (1 for the
+	// first event after a quiet interval).
+	Count int
+	// Window is how long those events were counted over, to the
+	// millisecond: zero for a first event logged at once.
+	Window time.Duration
+	// Last is the attributes (key/value pairs) of the last event counted.
+	Last []any
+}
+
+// Limiter counts events and logs them at most once per interval.
 type Limiter struct {
-	every time.Duration
-	now   func() time.Time
+	interval time.Duration
+	log      func(Summary)
+	now      func() time.Time
+	after    func(time.Duration, func()) stopper
 
-	mu         sync.Mutex
-	last       time.Time
-	suppressed int
+	emit    sync.Mutex // one log call at a time, in order
+	mu      sync.Mutex
+	start   time.Time // when the current interval began
+	open    bool      // an interval is running: events are counted, not logged
+	count   int
+	last    []any
+	timer   stopper
+	flushed bool
 }
 
-// New returns a Limiter that allows one record per every.
-func New(every time.Duration) *Limiter { return &Limiter{every: every, now: time.Now} }
+type stopper interface{ Stop() bool }
 
-// Allow records one occurrence. It reports whether to log it, and, when it
-// does, how many occurrences were held back since the last one logged: a
-// number the record should carry ("suppressed", n).
-func (l *Limiter) Allow() (ok bool, suppressed int) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.now()
-	if !l.last.IsZero() && now.Sub(l.last) < l.every {
-		l.suppressed++
-		return false, 0
+// New returns a Limiter that calls log at most once per interval.
+func New(interval time.Duration, log func(Summary)) *Limiter {
+	return &Limiter{
+		interval: interval, log: log, now: time.Now,
+		after: func(d time.Duration, f func()) stopper { return time.AfterFunc(d, f) },
 	}
-	l.last = now
-	n := l.suppressed
-	l.suppressed = 0
-	return true, n
 }
 
-// Suppressed returns how many occurrences are held back now: ones that
-// no logged record has counted yet.
-func (l *Limiter) Suppressed() int {
+// Add counts one event with its attributes (key/value pairs, as for
+// hclog). The first event after a quiet interval is logged before Add
+// returns. After Flush, every event is logged at once.
+func (l *Limiter) Add(attrs ...any) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.suppressed
+	if l.open && !l.flushed {
+		l.count++
+		l.last = attrs
+		l.mu.Unlock()
+		return
+	}
+	if !l.flushed {
+		l.open = true
+		l.start = l.now()
+		l.timer = l.after(l.interval, l.tick)
+	}
+	l.emit.Lock()
+	l.mu.Unlock()
+	defer l.emit.Unlock()
+	l.log(Summary{Count: 1, Last: attrs})
+}
+
+// tick ends an interval: it logs what was counted in it and starts the
+// next one, or goes quiet if nothing was.
+func (l *Limiter) tick() {
+	l.mu.Lock()
+	if !l.open {
+		l.mu.Unlock()
+		return
+	}
+	s := l.take()
+	if s.Count == 0 {
+		l.open = false
+		l.timer = nil
+		l.mu.Unlock()
+		return
+	}
+	l.start = l.now()
+	l.timer = l.after(l.interval, l.tick)
+	l.emit.Lock()
+	l.mu.Unlock()
+	defer l.emit.Unlock()
+	l.log(s)
+}
+
+// take returns and resets what was counted; l.mu is held.
+func (l *Limiter) take() Summary {
+	s := Summary{Count: l.count, Window: l.now().Sub(l.start).Round(time.Millisecond), Last: l.last}
+	l.count, l.last = 0, nil
+	return s
+}
+
+// Flush logs what is counted and stops the timer; it returns after any
+// record being logged by the timer is done. Events added after Flush are
+// logged one by one, at once: call it when the events' source stops.
+func (l *Limiter) Flush() {
+	l.mu.Lock()
+	l.flushed = true
+	if l.timer != nil {
+		l.timer.Stop()
+		l.timer = nil
+	}
+	var s Summary
+	if l.open {
+		l.open = false
+		s = l.take()
+	}
+	l.emit.Lock()
+	l.mu.Unlock()
+	defer l.emit.Unlock()
+	if s.Count > 0 {
+		l.log(s)
+	}
 }
