@@ -100,11 +100,13 @@ fuzz:
 bench:
 	cd test/bench && $(GO) run ./cmd/sidebyside
 
-## lint: formatting and vet.
+## lint: formatting, vet, and the exported API against the last v* tag
+## (scripts/apidiff.sh; API_BREAK=ok accepts an intended incompatible change).
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	@GO=$(GO) bash scripts/apidiff.sh
 
 clean:
 	rm -rf $(BIN)
