@@ -139,8 +139,9 @@ type hostSide struct {
 
 // clientCall is one call whose reply has not come back yet.
 type clientCall struct {
-	span trace.Span
-	stop func() bool // stops the context.AfterFunc
+	span  trace.Span
+	stop  func() bool // stops the context.AfterFunc
+	grace *time.Timer // set once the call's context ended; guarded by hostSide.mu
 }
 
 func (h *hostSide) middleware(ctx context.Context, dir shared.Direction, msg *shared.AnyMessage) error {
@@ -187,6 +188,9 @@ func (h *hostSide) take(txID string, want *clientCall) *clientCall {
 		return nil
 	}
 	delete(h.calls, txID)
+	if cc.grace != nil {
+		cc.grace.Stop()
+	}
 	return cc
 }
 
@@ -208,7 +212,11 @@ func (h *hostSide) orphan(ctx context.Context, txID string, cc *clientCall) {
 		fail(cc.span, fmt.Errorf("call ended without a reply: %w", cause), typ, faults.ClassOf(cause))
 		cc.span.End(trace.WithTimestamp(at))
 	}
-	time.AfterFunc(h.grace, end)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.calls[txID] == cc {
+		cc.grace = time.AfterFunc(h.grace, end)
+	}
 }
 
 // Worker returns the worker middleware: on a request (Incoming) it
