@@ -18,67 +18,37 @@ FUZZ_TARGETS := \
 	./host:FuzzHostileWorkerSequence
 
 # Examples that each show one configuration feature (a host in examples/NAME,
-# its worker in examples/NAME/worker); each has a target example-NAME.
-EXAMPLES := middleware serializers reattach reconnect logging
+# its worker in examples/NAME/worker); each has a target example-NAME, and so
+# do basic-ping and jobs.
+EXAMPLES := middleware serializers reattach reconnect logging tracing
 
-.PHONY: demo demo-serve examples $(addprefix example-,$(EXAMPLES)) \
+.PHONY: demo demo-serve examples $(addprefix example-,$(EXAMPLES) basic-ping jobs) \
 	test test-unit test-bench-smoke cross fuzz fuzz-short bench lint workers clean
 
-## workers: build every example's worker binary into $(BIN).
+## workers: build every example's host and worker binary into $(BIN)
+## (bin/NAME and bin/NAME-worker) without running them.
 workers:
-	@mkdir -p $(BIN)
-	$(GO) build -o $(BIN)/basic-ping-worker ./examples/basic-ping/worker
-	$(GO) build -o $(BIN)/jobs-worker ./examples/jobs/worker
-	$(GO) build -o $(BIN)/middleware-worker ./examples/middleware/worker
-	$(GO) build -o $(BIN)/serializers-worker ./examples/serializers/worker
-	$(GO) build -o $(BIN)/reattach-worker ./examples/reattach/worker
-	$(GO) build -o $(BIN)/reconnect-worker ./examples/reconnect/worker
-	$(GO) build -o $(BIN)/logging-worker ./examples/logging/worker
+	@BIN=$(BIN) GO=$(GO) DEMO_RUN=0 bash scripts/demo.sh
 
-# The configuration examples, in order, each under a heading; shared by
-# `examples` and `demo`. Together they take about 5 s.
-define run_examples
-	@echo "== middleware: host and worker chains, their order, trace headers, a failing middleware on each side =="
-	$(GO) run ./examples/middleware -worker $(BIN)/middleware-worker
-	@echo
-	@echo "== serializers: MessagePack, a custom serializer, terminator, name-collision and mismatch errors =="
-	$(GO) run ./examples/serializers -worker $(BIN)/serializers-worker
-	@echo
-	@echo "== reattach: a detached worker outlives its host; a second host attaches and gets its logs =="
-	$(GO) run ./examples/reattach -worker $(BIN)/reattach-worker
-	@echo
-	@echo "== reconnect: Disconnect and Reconnect, the dial retry policy, HostConnectTimeout, Shutdown vs KeepAlive =="
-	$(GO) run ./examples/reconnect -worker $(BIN)/reconnect-worker
-	@echo
-	@echo "== logging: worker records in a log/slog logger, LogLevel, call timeouts per message =="
-	$(GO) run ./examples/logging -worker $(BIN)/logging-worker
-endef
+## demo: build every example (hosts in one go build, then the workers) and run
+## each built binary: basic-ping, the configuration examples, tracing, jobs;
+## ends with a one-screen summary (ok or failed, time); exits when done.
+demo:
+	@BIN=$(BIN) GO=$(GO) bash scripts/demo.sh
 
-## examples: build the workers and run the five configuration examples; exits when done.
-examples: workers
-	$(run_examples)
+## examples: build and run the configuration examples only.
+examples:
+	@BIN=$(BIN) GO=$(GO) bash scripts/demo.sh $(EXAMPLES)
 
-## example-NAME: build one example's worker and run its host (NAME in EXAMPLES).
-$(addprefix example-,$(EXAMPLES)): example-%:
-	@mkdir -p $(BIN)
-	$(GO) build -o $(BIN)/$*-worker ./examples/$*/worker
-	$(GO) run ./examples/$* -worker $(BIN)/$*-worker
-
-## demo: build the example workers, run the basic-ping host, the configuration
-## examples (middleware, serializers, reattach, reconnect, logging), then the
-## jobs host (pipelines, retries, dead letters, live status page); exits when done.
-demo: workers
-	@echo "== basic-ping: launch, typed calls, raw bytes, errors, cancel, panic, crash =="
-	$(GO) run ./examples/basic-ping -worker $(BIN)/basic-ping-worker
-	@echo
-	$(run_examples)
-	@echo
-	@echo "== jobs: action pipelines in workers, live status over WebSocket =="
-	$(GO) run ./examples/jobs -worker $(BIN)/jobs-worker
+## example-NAME: build one example's host and worker and run it (NAME in
+## EXAMPLES, or basic-ping, or jobs).
+$(addprefix example-,$(EXAMPLES) basic-ping jobs): example-%:
+	@BIN=$(BIN) GO=$(GO) bash scripts/demo.sh $*
 
 ## demo-serve: the jobs demo, keeping its status page up for a person to watch.
-demo-serve: workers
-	$(GO) run ./examples/jobs -worker $(BIN)/jobs-worker -addr 127.0.0.1:8080 -pace 300ms -linger 1h
+demo-serve:
+	@BIN=$(BIN) GO=$(GO) DEMO_RUN=0 bash scripts/demo.sh jobs
+	$(BIN)/jobs -worker $(BIN)/jobs-worker -addr 127.0.0.1:8080 -pace 300ms -linger 1h
 
 ## test: vet, the race-enabled suite with leak checks, short fuzzing, the benchmark smoke test,
 ## and the cross-compiled vet and test build for macOS and FreeBSD.
@@ -129,11 +99,13 @@ fuzz:
 bench:
 	cd test/bench && $(GO) run ./cmd/sidebyside
 
-## lint: formatting and vet.
+## lint: formatting, vet, and the exported API against the last v* tag
+## (scripts/apidiff.sh; API_BREAK=ok accepts an intended incompatible change).
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	@GO=$(GO) bash scripts/apidiff.sh
 
 clean:
 	rm -rf $(BIN)

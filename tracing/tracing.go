@@ -1,0 +1,274 @@
+package tracing
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/isolated-workers/isolated-workers-go/shared"
+	"github.com/isolated-workers/isolated-workers-go/shared/faults"
+)
+
+// System is the value of the rpc.system attribute.
+const System = "isolated-workers"
+
+// DefaultOrphanGrace is the default of Config.OrphanGrace.
+const DefaultOrphanGrace = time.Second
+
+// ScopeName is the instrumentation scope of the tracers this package uses.
+const ScopeName = "github.com/isolated-workers/isolated-workers-go/tracing"
+
+// Attribute keys, from the OpenTelemetry RPC and error semantic conventions
+// and, prefixed isolated_workers., this library's own.
+const (
+	RPCSystemKey  = attribute.Key("rpc.system")
+	RPCServiceKey = attribute.Key("rpc.service")
+	RPCMethodKey  = attribute.Key("rpc.method")
+	ErrorTypeKey  = attribute.Key("error.type")
+	TxIDKey       = attribute.Key("isolated_workers.txid")
+	ErrorClassKey = attribute.Key("isolated_workers.error.class")
+)
+
+// Config configures the host and the worker middleware. The zero value
+// uses the global TracerProvider and W3C Trace Context.
+type Config struct {
+	// TracerProvider makes the tracer. Default: otel.GetTracerProvider().
+	TracerProvider trace.TracerProvider
+	// Propagator writes the span context into the message headers on the
+	// host and reads it on the worker. Default: propagation.TraceContext,
+	// the traceparent and tracestate headers (not the global propagator,
+	// which is a no-op until a program sets one).
+	Propagator propagation.TextMapPropagator
+	// Service is the rpc.service attribute and the first part of span
+	// names, for example the worker's name. Default: none.
+	Service string
+	// OrphanGrace is how long after a call's context ended the host
+	// middleware waits for the call's reply before it ends the client span
+	// without one (see "Calls that end without a reply"). A call with a
+	// deadline ends its context just before its reply reaches the incoming
+	// middleware, so the grace only has to cover that step. Default
+	// DefaultOrphanGrace (1 s); unused by the worker.
+	OrphanGrace time.Duration
+}
+
+// tracer holds what both sides need.
+type tracer struct {
+	tracer  trace.Tracer
+	prop    propagation.TextMapPropagator
+	service string
+	grace   time.Duration
+}
+
+func newTracer(cfg Config) tracer {
+	tp := cfg.TracerProvider
+	if tp == nil {
+		tp = otel.GetTracerProvider()
+	}
+	prop := cfg.Propagator
+	if prop == nil {
+		prop = propagation.TraceContext{}
+	}
+	grace := cfg.OrphanGrace
+	if grace <= 0 {
+		grace = DefaultOrphanGrace
+	}
+	return tracer{tracer: tp.Tracer(ScopeName), prop: prop, service: cfg.Service, grace: grace}
+}
+
+// start starts the span of one call.
+func (t *tracer) start(ctx context.Context, kind trace.SpanKind, msg *shared.AnyMessage) (context.Context, trace.Span) {
+	name := msg.Type
+	attrs := []attribute.KeyValue{RPCSystemKey.String(System), RPCMethodKey.String(msg.Type), TxIDKey.String(msg.TxID)}
+	if t.service != "" {
+		name = t.service + "/" + msg.Type
+		attrs = append(attrs, RPCServiceKey.String(t.service))
+	}
+	return t.tracer.Start(ctx, name, trace.WithSpanKind(kind), trace.WithAttributes(attrs...))
+}
+
+// finish sets the status of a call's span from its reply and ends it.
+func finish(span trace.Span, msg *shared.AnyMessage, opts ...trace.SpanEndOption) {
+	if msg.Kind == shared.KindError {
+		re, _ := msg.Payload.(*shared.RemoteError)
+		if re == nil {
+			err, _ := msg.Payload.(error)
+			if err == nil {
+				err = fmt.Errorf("error reply with a %T payload", msg.Payload)
+			}
+			re = &shared.RemoteError{Message: err.Error(), Class: string(faults.ClassOf(err))}
+		}
+		fail(span, re, re.Code, faults.Class(re.Class))
+	}
+	span.End(opts...)
+}
+
+// fail records err on span with its type and class.
+func fail(span trace.Span, err error, typ string, class faults.Class) {
+	attrs := []attribute.KeyValue{ErrorClassKey.String(class.String())}
+	if typ != "" {
+		attrs = append(attrs, ErrorTypeKey.String(typ))
+	}
+	span.SetAttributes(attrs...)
+	span.RecordError(err)
+	span.SetStatus(codes.Error, err.Error())
+}
+
+// Host returns the host middleware: on a request (Outgoing) it starts a
+// client span, a child of the span in the call's context, and injects its
+// context into the request's headers; on the reply (Incoming) it ends the
+// span with the reply's status. Put it first in host.Config.Middleware.
+func Host(cfg Config) shared.Middleware {
+	h := &hostSide{tracer: newTracer(cfg), calls: make(map[string]*clientCall)}
+	return h.middleware
+}
+
+// hostSide keeps the open client spans by transaction id.
+type hostSide struct {
+	tracer
+	mu    sync.Mutex
+	calls map[string]*clientCall
+}
+
+// clientCall is one call whose reply has not come back yet.
+type clientCall struct {
+	span  trace.Span
+	stop  func() bool // stops the context.AfterFunc
+	grace *time.Timer // set once the call's context ended; guarded by hostSide.mu
+}
+
+func (h *hostSide) middleware(ctx context.Context, dir shared.Direction, msg *shared.AnyMessage) error {
+	switch {
+	case dir == shared.Outgoing && msg.Kind == shared.KindRequest:
+		h.send(ctx, msg)
+	case dir == shared.Incoming && (msg.Kind == shared.KindResult || msg.Kind == shared.KindError):
+		if cc := h.take(msg.TxID, nil); cc != nil {
+			cc.stop()
+			finish(cc.span, msg)
+		}
+	}
+	return nil
+}
+
+func (h *hostSide) send(ctx context.Context, msg *shared.AnyMessage) {
+	sctx, span := h.start(ctx, trace.SpanKindClient, msg)
+	if msg.Headers == nil {
+		msg.Headers = make(map[string]string, 2)
+	}
+	h.prop.Inject(sctx, propagation.MapCarrier(msg.Headers))
+	cc := &clientCall{span: span}
+	h.mu.Lock()
+	if _, dup := h.calls[msg.TxID]; dup {
+		h.mu.Unlock()
+		// The host refuses the call (shared.ErrDuplicateTxID) and the
+		// open span stays the first call's.
+		fail(span, shared.ErrDuplicateTxID, "duplicate_txid", faults.Permanent)
+		span.End()
+		return
+	}
+	h.calls[msg.TxID] = cc
+	cc.stop = context.AfterFunc(ctx, func() { h.orphan(ctx, msg.TxID, cc) })
+	h.mu.Unlock()
+}
+
+// take removes and returns the open call txID, or nil; when want is not
+// nil, only if it is that call.
+func (h *hostSide) take(txID string, want *clientCall) *clientCall {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	cc := h.calls[txID]
+	if cc == nil || (want != nil && cc != want) {
+		return nil
+	}
+	delete(h.calls, txID)
+	if cc.grace != nil {
+		cc.grace.Stop()
+	}
+	return cc
+}
+
+// orphan runs when the context of an open call ends.
+func (h *hostSide) orphan(ctx context.Context, txID string, cc *clientCall) {
+	at := time.Now()
+	cause := context.Cause(ctx)
+	end := func() {
+		if h.take(txID, cc) == nil {
+			return // its reply ended it
+		}
+		typ := fmt.Sprintf("%T", cause)
+		switch cause {
+		case context.DeadlineExceeded:
+			typ = "deadline_exceeded"
+		case context.Canceled:
+			typ = "canceled"
+		}
+		fail(cc.span, fmt.Errorf("call ended without a reply: %w", cause), typ, faults.ClassOf(cause))
+		cc.span.End(trace.WithTimestamp(at))
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.calls[txID] == cc {
+		cc.grace = time.AfterFunc(h.grace, end)
+	}
+}
+
+// Worker returns the worker middleware: on a request (Incoming) it
+// extracts the host's span context from the headers and starts a server
+// span as its child, and puts the server span's context in the headers the
+// handler sees; on the reply (Outgoing) it ends the span with the reply's
+// status. Put it first in plugin.Config.Middleware.
+func Worker(cfg Config) shared.Middleware {
+	w := &workerSide{tracer: newTracer(cfg), calls: make(map[string]trace.Span)}
+	return w.middleware
+}
+
+// workerSide keeps the open server spans by transaction id.
+type workerSide struct {
+	tracer
+	mu    sync.Mutex
+	calls map[string]trace.Span
+}
+
+func (w *workerSide) middleware(ctx context.Context, dir shared.Direction, msg *shared.AnyMessage) error {
+	switch {
+	case dir == shared.Incoming && msg.Kind == shared.KindRequest:
+		parent := w.prop.Extract(ctx, propagation.MapCarrier(msg.Headers))
+		sctx, span := w.start(parent, trace.SpanKindServer, msg)
+		// The request's own map: change a copy.
+		hd := make(map[string]string, len(msg.Headers)+2)
+		maps.Copy(hd, msg.Headers)
+		w.prop.Inject(sctx, propagation.MapCarrier(hd))
+		msg.Headers = hd
+		w.mu.Lock()
+		old := w.calls[msg.TxID]
+		w.calls[msg.TxID] = span
+		w.mu.Unlock()
+		if old != nil { // the worker refuses a duplicate id before middleware; be safe
+			old.End()
+		}
+	case dir == shared.Outgoing && (msg.Kind == shared.KindResult || msg.Kind == shared.KindError):
+		w.mu.Lock()
+		span := w.calls[msg.TxID]
+		delete(w.calls, msg.TxID)
+		w.mu.Unlock()
+		if span != nil {
+			finish(span, msg)
+		}
+	}
+	return nil
+}
+
+// Extract returns ctx with the span context its headers carry
+// (shared.HeadersFrom) as the remote parent, read with W3C Trace Context.
+// In a worker handler behind [Worker] that is the server span of the call,
+// so spans the handler starts from the returned context are its children.
+func Extract(ctx context.Context) context.Context {
+	return propagation.TraceContext{}.Extract(ctx, propagation.MapCarrier(shared.HeadersFrom(ctx)))
+}
