@@ -182,8 +182,21 @@ func (c *conn) fail(err error) {
 	c.failErr = err
 	pending := c.pending
 	c.pending = nil
-	c.mu.Unlock()
+	waiting := make([]*call, 0, len(pending))
 	for _, cl := range pending {
+		if cl.replied {
+			// It has its reply and waits for its events: wake it to see
+			// failErr.
+			select {
+			case cl.evCh <- struct{}{}:
+			default:
+			}
+			continue
+		}
+		waiting = append(waiting, cl)
+	}
+	c.mu.Unlock()
+	for _, cl := range waiting {
 		cl.done <- reply{err: err}
 	}
 }
@@ -248,12 +261,24 @@ func (c *conn) readReplies(r *frame.Reader) {
 		}
 		c.mu.Lock()
 		cl := c.pending[h.ID]
-		delete(c.pending, h.ID)
+		switch {
+		case cl == nil:
+		case cl.replied:
+			cl = nil // a second reply for the id: the first one won
+		case h.Events > cl.events:
+			// Some of its events are still to come: the call stays in
+			// pending, where the events reader counts them.
+			cl.replied, cl.want = true, h.Events
+		default:
+			delete(c.pending, h.ID)
+		}
 		c.mu.Unlock()
 		if cl == nil {
 			c.w.logger.Debug("reply for a call no longer waiting", "worker", c.w.cfg.Name, "txid", h.ID, "type", h.Type)
 		} else {
-			cl.done <- cl.decode(&h, body)
+			r := cl.decode(&h, body)
+			r.events = h.Events
+			cl.done <- r
 		}
 	}
 }

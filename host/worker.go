@@ -44,6 +44,8 @@ type Worker struct {
 	closeErr     error
 
 	wg sync.WaitGroup // goroutines the worker owns
+
+	drops dropCounts // drops the worker reported (event.go)
 }
 
 func newWorker(cfg Config) *Worker {

@@ -51,7 +51,19 @@ var (
 	Unknown    = shared.NewMessage[string, string]("no-such-message")
 	WrongType  = shared.NewMessage[int, int]("ping")            // same name as Ping, other types
 	DropConn   = shared.NewMessage[string, string]("drop-conn") // shuts the worker's host sockets down, keeps running
+
+	// LogMany logs n warn records "flood" (field i) as fast as it can and
+	// returns the worker's drop counts (plugin.Dropped) after the last.
+	LogMany = shared.NewMessage[int, shared.Dropped]("log-many")
+	// EmitOnCancel emits Tick -1, waits until its context ends (the host
+	// disconnected), then emits Ticks 0 to n-1 and writes EmitOnCancelDone
+	// to stderr.
+	EmitOnCancel = shared.NewMessage[int, string]("emit-on-cancel")
 )
+
+// EmitOnCancelDone is the stderr line EmitOnCancel writes when it has
+// emitted its events.
+const EmitOnCancelDone = "testworker: emit-on-cancel emitted its events"
 
 // FailReq asks for an error.
 type FailReq struct {

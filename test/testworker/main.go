@@ -32,6 +32,8 @@ func main() {
 		logLevel    = flag.String("log-level", "", "worker LogLevel")
 		ignoreTerm  = flag.Bool("ignore-term", false, "ignore SIGTERM")
 		middleware  = flag.String("mw", "", "worker middleware: tag, fail-incoming or fail-outgoing")
+		logBuffer   = flag.Int("log-buffer", 0, "LogBuffer (0: default)")
+		logWait     = flag.Duration("log-wait", 0, "LogWait (0: default)")
 	)
 	flag.Parse()
 	for i := range *stdoutSpam {
@@ -51,6 +53,8 @@ func main() {
 		Handshake: testproto.Handshake,
 		Handlers:  handlers(),
 		LogLevel:  hclog.LevelFromString(*logLevel),
+		LogBuffer: *logBuffer,
+		LogWait:   *logWait,
 	}
 	switch *serializer {
 	case "msgpack":
@@ -168,5 +172,25 @@ func handlers() plugin.HandlerSet {
 			return "dropping", nil
 		}),
 		plugin.Handle(testproto.Pid, func(ctx context.Context, _ string) (int, error) { return os.Getpid(), nil }),
+		plugin.Handle(testproto.LogMany, func(ctx context.Context, n int) (shared.Dropped, error) {
+			log := plugin.Logger(ctx)
+			for i := range n {
+				log.Warn("flood", "i", i)
+			}
+			return plugin.Dropped(ctx), nil
+		}),
+		plugin.Handle(testproto.EmitOnCancel, func(ctx context.Context, n int) (string, error) {
+			if err := plugin.Emit(ctx, testproto.Tick, -1); err != nil { // "started"
+				return "", err
+			}
+			<-ctx.Done()
+			for i := range n {
+				if err := plugin.Emit(ctx, testproto.Tick, i); err != nil {
+					fmt.Fprintf(os.Stderr, "testworker: emit-on-cancel: %v\n", err)
+				}
+			}
+			fmt.Fprintln(os.Stderr, testproto.EmitOnCancelDone)
+			return "emitted", nil
+		}),
 	)
 }
