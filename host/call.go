@@ -1,6 +1,7 @@
 package host
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -235,10 +236,10 @@ func (c *conn) waitEvents(ctx context.Context, id string, cl *call) error {
 			c.mu.Unlock()
 			return nil
 		}
-		if c.failErr != nil {
-			got, want, err := cl.events, cl.want, c.failErr
+		if err := cmp.Or(c.failErr, c.eventsErr); err != nil {
+			got, want := cl.events, cl.want
 			c.mu.Unlock()
-			return fmt.Errorf("%w: %d of the %d events the handler emitted before it returned were delivered before the connection ended: %w",
+			return fmt.Errorf("%w: %d of the %d events the handler emitted before it returned were delivered: %w",
 				ErrEventsPending, got, want, err)
 		}
 		c.mu.Unlock()

@@ -32,6 +32,9 @@ type conn struct {
 	mu      sync.Mutex
 	pending map[string]*call
 	failErr error // set once: every pending and later call fails with it
+	// eventsErr is set when the events reader stopped: calls no longer
+	// wait for their events.
+	eventsErr error
 
 	wg sync.WaitGroup // reader goroutines
 }

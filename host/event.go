@@ -57,6 +57,7 @@ func (c *conn) readEvents(r *frame.Reader) {
 			if !errors.Is(err, io.EOF) && c.err() == nil {
 				w.logger.Debug("events stream ended", "worker", w.cfg.Name, "error", err)
 			}
+			c.eventsEnded(err)
 			return
 		}
 		if h.Kind != shared.KindEvent {
@@ -82,6 +83,26 @@ func (c *conn) readEvents(r *frame.Reader) {
 			c.delivered(h.ID)
 		}
 	}
+}
+
+// eventsEnded records that no more events will be read on c although the
+// connection works (a malformed event), and wakes the calls waiting for
+// events.
+func (c *conn) eventsEnded(err error) {
+	if c.ymx.IsClosed() {
+		return // the connection ended: fail wakes them with its cause
+	}
+	c.mu.Lock()
+	c.eventsErr = fmt.Errorf("events stream ended: %w", err)
+	for _, cl := range c.pending {
+		if cl.replied {
+			select {
+			case cl.evCh <- struct{}{}:
+			default:
+			}
+		}
+	}
+	c.mu.Unlock()
 }
 
 // delivered counts one delivered event for the call id, if it waits.
