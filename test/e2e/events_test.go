@@ -5,10 +5,12 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/isolated-workers/isolated-workers-go/host"
@@ -303,5 +305,33 @@ func TestDropsWhileDisconnectedAreReported(t *testing.T) {
 		case <-ctx.Done():
 			t.Fatalf("event %d never arrived", want)
 		}
+	}
+}
+
+// BenchmarkCallWith100Events is a call whose handler emits 100 events,
+// all delivered before Call returns; it reports events per second.
+func BenchmarkCallWith100Events(b *testing.B) {
+	var got atomic.Int64
+	w, err := host.Start(context.Background(), host.Config{
+		Cmd:       exec.Command(bins["testworker"]),
+		Handshake: testproto.Handshake,
+		Name:      "testworker",
+		OnEvent:   func(host.Event) { got.Add(1) },
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { w.Close() })
+	ctx := context.Background()
+	b.ResetTimer()
+	start := time.Now()
+	for range b.N {
+		if _, err := host.Call(ctx, w, testproto.Emit, 100); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(got.Load())/time.Since(start).Seconds(), "events/s")
+	if got.Load() != int64(b.N)*100 {
+		b.Fatalf("%d events delivered, want %d", got.Load(), b.N*100)
 	}
 }
