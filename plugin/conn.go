@@ -144,6 +144,7 @@ func (s *server) hello(ymx *yamux.Session) (*hostConn, error) {
 		cancel()
 		return refuse(err)
 	}
+	s.expectHost() // before the hello's answer: the host may call at once
 	if hh.LogLevel != "" && s.cfg.LogLevel == hclog.NoLevel {
 		s.logger.SetLevel(hclogLevel(hh.LogLevel))
 	}

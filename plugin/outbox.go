@@ -35,6 +35,7 @@ type outbox struct {
 	queue   [][]byte
 	limit   int
 	w       io.Writer
+	host    bool // a host is connected: w is set, or will be when it opens the stream
 	closed  bool
 	writing bool // a batch is being written outside the lock
 	gen     int  // bumps on every attach, so a failed write detaches only its own writer
@@ -90,7 +91,7 @@ func (o *outbox) push(ctx context.Context, rec []byte, wait time.Duration, n *at
 		switch {
 		case len(o.queue) < o.limit:
 			// Room.
-		case o.w == nil:
+		case !o.host:
 			// No host: keep the newest records.
 			o.queue[0] = nil
 			o.queue = o.queue[1:]
@@ -116,7 +117,7 @@ func (o *outbox) push(ctx context.Context, rec []byte, wait time.Duration, n *at
 				continue
 			case <-ctxDone:
 				o.mu.Lock()
-				if len(o.queue) < o.limit || o.w == nil || o.closed {
+				if len(o.queue) < o.limit || !o.host || o.closed {
 					continue // room came with the end of ctx: take it
 				}
 				o.drop()
@@ -125,7 +126,7 @@ func (o *outbox) push(ctx context.Context, rec []byte, wait time.Duration, n *at
 				return fmt.Errorf("the host did not take it while %d records waited for it: %w", o.limit, context.Cause(ctx))
 			case <-expired:
 				o.mu.Lock()
-				if len(o.queue) < o.limit || o.w == nil || o.closed {
+				if len(o.queue) < o.limit || !o.host || o.closed {
 					continue
 				}
 				o.stalled = true
@@ -139,7 +140,7 @@ func (o *outbox) push(ctx context.Context, rec []byte, wait time.Duration, n *at
 		if n != nil {
 			n.Add(1)
 		}
-		o.cond.Signal()
+		o.cond.Broadcast()
 		o.mu.Unlock()
 		return nil
 	}
@@ -150,7 +151,7 @@ func (o *outbox) push(ctx context.Context, rec []byte, wait time.Duration, n *at
 func (o *outbox) drop() {
 	o.dropped.Add(1)
 	o.kicked = true
-	o.cond.Signal()
+	o.cond.Broadcast()
 }
 
 // dropped1 tells onDrop, outside the lock, that a record was dropped.
@@ -164,7 +165,7 @@ func (o *outbox) dropped1() {
 func (o *outbox) kick() {
 	o.mu.Lock()
 	o.kicked = true
-	o.cond.Signal()
+	o.cond.Broadcast()
 	o.mu.Unlock()
 }
 
@@ -174,10 +175,19 @@ func (o *outbox) wake() {
 	o.room = make(chan struct{})
 }
 
+// expect says a host connected whose stream is not open yet: from now on
+// a full queue slows producers down instead of dropping.
+func (o *outbox) expect() {
+	o.mu.Lock()
+	o.host = true
+	o.wake()
+	o.mu.Unlock()
+}
+
 func (o *outbox) attach(w io.Writer) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	o.w = w
+	o.w, o.host = w, true
 	o.gen++
 	o.stalled = false
 	o.kicked = true // drops made while no host was attached are due
@@ -187,7 +197,7 @@ func (o *outbox) attach(w io.Writer) {
 
 func (o *outbox) detach() {
 	o.mu.Lock()
-	o.w = nil
+	o.w, o.host = nil, false
 	o.gen++
 	o.wake()
 	o.cond.Broadcast()
@@ -249,7 +259,7 @@ func (o *outbox) run() {
 			// Keep what was not written for the next host.
 			o.queue = append(batch[n:], o.queue...)
 			if o.gen == gen {
-				o.w = nil
+				o.w, o.host = nil, false
 				o.wake()
 			}
 		} else if n > 0 {

@@ -580,3 +580,29 @@ func TestOutboxKickSendsNotice(t *testing.T) {
 		t.Errorf("records written (-want +got):\n%s", diff)
 	}
 }
+
+// A host that connected but has not opened its stream yet is a host: a
+// handler it called at once may fill the queue, and must be slowed down,
+// not have its first records dropped.
+func TestOutboxExpectedHostSlowsInsteadOfDropping(t *testing.T) {
+	o := newTestOutbox(t, 1)
+	waits := make(chan struct{}, 10)
+	o.onWait = func() { waits <- struct{}{} }
+	o.expect()
+	pushAll(o, "a")
+	pushed := make(chan error, 1)
+	go func() { pushed <- o.push(context.Background(), []byte("b\n"), 0, nil) }()
+	<-waits
+	var w recordWriter
+	o.attach(&w) // the stream opens
+	if err := <-pushed; err != nil {
+		t.Fatalf("push = %v, want nil once the stream opened", err)
+	}
+	o.flush()
+	if diff := cmp.Diff([]string{"a", "b"}, w.records()); diff != "" {
+		t.Errorf("records written (-want +got):\n%s", diff)
+	}
+	if _, dropped := o.state(); dropped != 0 {
+		t.Errorf("dropped = %d, want 0", dropped)
+	}
+}

@@ -174,6 +174,14 @@ func (w outboxWriter) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
+// expectHost says a host connected: until it opens its logs and events
+// streams, records queue for it, and full queues slow producers down rather
+// than drop (a handler may emit before the events stream is open).
+func (s *server) expectHost() {
+	s.logs.expect()
+	s.events.expect()
+}
+
 // dropCounts returns the drops since start.
 func (s *server) dropCounts() shared.Dropped {
 	return shared.Dropped{Events: s.droppedEvents.Load(), Logs: s.droppedLogs.Load()}
