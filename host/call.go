@@ -1,6 +1,7 @@
 package host
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -12,19 +13,39 @@ import (
 	"github.com/isolated-workers/isolated-workers-go/shared"
 )
 
-// call is one request waiting for its reply.
+// call is one request waiting for its reply and, when the reply says the
+// handler emitted events, for those events.
 type call struct {
 	done   chan reply
 	result any // pointer to the typed result, decoded into by the reader
 	codec  *wire.Codec
+
+	// Guarded by conn.mu. A call stays in conn.pending until its events
+	// were delivered: the events reader counts them there.
+	events  int           // events of this call delivered to OnEvent and Status
+	want    int           // the reply's event count, once replied
+	replied bool          // the reply came; the call waits for its events
+	evCh    chan struct{} // signalled when events reaches want, or the connection fails
 }
 
 type reply struct {
 	headers map[string]string
 	err     error // a *shared.RemoteError for an error reply
+	events  int   // how many events the handler emitted
 }
 
-var callPool = sync.Pool{New: func() any { return &call{done: make(chan reply, 1)} }}
+var callPool = sync.Pool{New: func() any { return &call{done: make(chan reply, 1), evCh: make(chan struct{}, 1)} }}
+
+// getCall returns a call from the pool, reset.
+func getCall() *call {
+	cl := callPool.Get().(*call)
+	cl.events, cl.want, cl.replied = 0, 0, false
+	select {
+	case <-cl.evCh:
+	default:
+	}
+	return cl
+}
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
@@ -53,6 +74,13 @@ func (cl *call) decode(h *wire.Header, body []byte) reply {
 // An error the handler returned arrives as a *shared.RemoteError (match it
 // with errors.As). If the worker crashes, pending calls fail at once with an
 // *ExitError; if the connection breaks, with ErrConnectionLost.
+//
+// Events the handler emitted before it returned (plugin.Emit, status
+// events) have been delivered to Config.OnEvent and Config.Status when Call
+// returns: the reply says how many there were, and Call waits for them. If
+// ctx ends or the connection fails while it waits, Call returns an error
+// matching ErrEventsPending and the cause; the events that arrive later are
+// still delivered.
 func Call[Req, Res any](ctx context.Context, w *Worker, m shared.Message[Req, Res], req Req) (Res, error) {
 	var res Res
 	timeout, ok := m.Timeout()
@@ -118,7 +146,7 @@ func (w *Worker) roundTrip(ctx context.Context, typ string, timeout time.Duratio
 	}
 	defer w.calls.Done()
 
-	cl := callPool.Get().(*call)
+	cl := getCall()
 	cl.result, cl.codec = result, w.codec
 	c.mu.Lock()
 	if c.failErr != nil {
@@ -153,12 +181,23 @@ func (w *Worker) roundTrip(ctx context.Context, typ string, timeout time.Duratio
 
 	select {
 	case r := <-cl.done:
+		if r.events > 0 {
+			if err := c.waitEvents(ctx, msg.TxID, cl); err != nil {
+				r.err = err
+			}
+		}
 		callPool.Put(cl)
 		return msg.TxID, r.headers, r.err
 	case <-ctx.Done():
 		if !c.forget(msg.TxID) {
-			// The reply is being delivered; it wins.
+			// The reply is being delivered; it wins, if its events were
+			// delivered too.
 			r := <-cl.done
+			if r.events > 0 {
+				if err := c.waitEvents(ctx, msg.TxID, cl); err != nil {
+					r.err = err
+				}
+			}
 			callPool.Put(cl)
 			return msg.TxID, r.headers, r.err
 		}
@@ -174,11 +213,11 @@ func (w *Worker) roundTrip(ctx context.Context, typ string, timeout time.Duratio
 }
 
 // forget removes a pending call; it reports false when someone else already
-// took it (and will deliver a reply).
+// took it (and will deliver a reply), or its reply came.
 func (c *conn) forget(id string) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, ok := c.pending[id]; !ok {
+	if cl, ok := c.pending[id]; !ok || cl.replied {
 		return false
 	}
 	delete(c.pending, id)
@@ -204,6 +243,44 @@ func (c *conn) abandon(id string) {
 	}
 	c.abandoned[id] = struct{}{}
 	c.abandonedIDs = append(c.abandonedIDs, id)
+}
+
+// waitEvents waits, after cl's reply came, until the events its handler
+// emitted were delivered (the reply's count), ctx ends, or the connection
+// fails. Events left undelivered are not lost: the events reader delivers
+// them to OnEvent when they arrive, and Call says that they were pending.
+func (c *conn) waitEvents(ctx context.Context, id string, cl *call) error {
+	for {
+		c.mu.Lock()
+		if !cl.replied || cl.events >= cl.want {
+			// All delivered (when they came before the reply, the reader
+			// finished the call at once).
+			if cl.replied && c.pending != nil {
+				delete(c.pending, id)
+			}
+			c.mu.Unlock()
+			return nil
+		}
+		if err := cmp.Or(c.failErr, c.eventsErr); err != nil {
+			got, want := cl.events, cl.want
+			c.mu.Unlock()
+			return fmt.Errorf("%w: %d of the %d events the handler emitted before it returned were delivered: %w",
+				ErrEventsPending, got, want, err)
+		}
+		c.mu.Unlock()
+		select {
+		case <-cl.evCh:
+		case <-ctx.Done():
+			c.mu.Lock()
+			got, want := cl.events, cl.want
+			if c.pending != nil {
+				delete(c.pending, id)
+			}
+			c.mu.Unlock()
+			return fmt.Errorf("%w: %d of the %d events the handler emitted before it returned were delivered before the call's context ended: %w",
+				ErrEventsPending, got, want, context.Cause(ctx))
+		}
+	}
 }
 
 // send encodes and queues one message: on the calls stream, or on the bulk

@@ -95,7 +95,10 @@ type Config struct {
 	MaxFrameSize int
 	MaxRawSize   int
 	// OnEvent receives the events the worker emits, on the goroutine that
-	// reads them, in order; it must not block for long.
+	// reads them, in order; it must not block for long: while it runs, the
+	// worker's Emit waits (backpressure), and a Call returns only after
+	// OnEvent took the events its handler emitted. It also receives the
+	// worker's drop notices (shared.DroppedEvent; see Worker.Dropped).
 	OnEvent func(Event)
 	// Status receives the status events (shared/status) the worker emits,
 	// for example a *status.Hub.

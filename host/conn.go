@@ -41,6 +41,9 @@ type conn struct {
 	// last maxAbandoned of them, so that their late replies are expected.
 	abandoned    map[string]struct{}
 	abandonedIDs []string
+	// eventsErr is set when the events reader stopped: calls no longer
+	// wait for their events.
+	eventsErr error
 
 	wg sync.WaitGroup // reader goroutines
 }
@@ -215,8 +218,21 @@ func (c *conn) fail(err error) {
 	c.failErr = err
 	pending := c.pending
 	c.pending = nil
-	c.mu.Unlock()
+	waiting := make([]*call, 0, len(pending))
 	for _, cl := range pending {
+		if cl.replied {
+			// It has its reply and waits for its events: wake it to see
+			// failErr.
+			select {
+			case cl.evCh <- struct{}{}:
+			default:
+			}
+			continue
+		}
+		waiting = append(waiting, cl)
+	}
+	c.mu.Unlock()
+	for _, cl := range waiting {
 		cl.done <- reply{err: err}
 	}
 }
@@ -306,17 +322,29 @@ func (c *conn) readReplies(r *frame.Reader) {
 	}
 }
 
-// deliver hands the reply to h's call, if it still waits.
+// deliver hands the reply to h's call, if it still waits. A reply that
+// says more of its call's events are still to come leaves the call in
+// pending, where the events reader counts them (waitEvents).
 func (c *conn) deliver(h *wire.Header, rep func(*call) reply) {
 	c.mu.Lock()
 	cl := c.pending[h.ID]
-	delete(c.pending, h.ID)
+	switch {
+	case cl == nil:
+	case cl.replied:
+		cl = nil // a second reply for the id: the first one won
+	case h.Events > cl.events:
+		cl.replied, cl.want = true, h.Events
+	default:
+		delete(c.pending, h.ID)
+	}
 	_, late := c.abandoned[h.ID]
 	delete(c.abandoned, h.ID)
 	c.mu.Unlock()
 	switch {
 	case cl != nil:
-		cl.done <- rep(cl)
+		r := rep(cl)
+		r.events = h.Events
+		cl.done <- r
 	case late:
 		c.w.logger.Debug("reply for a call no longer waiting", "worker", c.w.cfg.Name, "txid", h.ID, "type", h.Type)
 	default:

@@ -31,12 +31,13 @@
 // ReattachConfig.
 //
 // What keeps a host waiting: Start (until ready, StartupTimeout at most),
-// Call (until its reply, its context or deadline, or the connection or
-// worker failing), Shutdown (until pending calls finish or its context
+// Call (until its reply and the events its handler emitted were delivered,
+// its context or deadline, or the connection or worker failing), Shutdown (until pending calls finish or its context
 // ends), Close (GracePeriod at most, then a kill) and Reconnect (the
 // Connection policy). Nothing else blocks: a worker's logs, stderr and
 // events are read on goroutines the Worker owns, and a slow OnEvent or
-// Status consumer slows only the events stream.
+// Status consumer slows the events stream: the worker's Emit waits for it,
+// and so do the calls whose handlers emitted the events waiting.
 //
 // # Concurrency
 //

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync/atomic"
 
 	"github.com/isolated-workers/isolated-workers-go/internal/frame"
 	"github.com/isolated-workers/isolated-workers-go/internal/wire"
@@ -11,8 +12,17 @@ import (
 	"github.com/isolated-workers/isolated-workers-go/shared/status"
 )
 
-// Event is one event a worker emitted (plugin.Emit). It is valid only
-// during the OnEvent call that receives it.
+// ErrEventsPending: a call's reply came, but not all the events its handler
+// emitted before returning were delivered to OnEvent and Status before the
+// call's context ended or the connection failed. The error also wraps that
+// cause. The events are not dropped by the host: those that arrive later
+// are delivered as usual.
+var ErrEventsPending = errors.New("call's events not all delivered")
+
+// Event is one event a worker emitted (plugin.Emit). TxID is the
+// transaction id of the call whose handler emitted it ("" for the worker's
+// own notices, such as shared.DroppedEvent). It is valid only during the
+// OnEvent call that receives it.
 type Event struct {
 	Worker  *Worker
 	Type    string
@@ -47,6 +57,7 @@ func (c *conn) readEvents(r *frame.Reader) {
 			if !errors.Is(err, io.EOF) && c.err() == nil {
 				w.logger.Debug("events stream ended", "worker", w.cfg.Name, "error", err)
 			}
+			c.eventsEnded(err)
 			return
 		}
 		if h.Kind != shared.KindEvent {
@@ -54,6 +65,9 @@ func (c *conn) readEvents(r *frame.Reader) {
 			continue
 		}
 		ev := Event{Worker: w, Type: h.Type, TxID: h.ID, Headers: h.Headers, h: h, body: body, codec: w.codec}
+		if h.Type == shared.DroppedEvent.Name() && h.ID == "" {
+			w.noteDropped(ev)
+		}
 		if w.cfg.Status != nil && h.Type == shared.StatusEvent.Name() {
 			var se status.Event
 			if err := ev.Decode(&se); err != nil {
@@ -65,7 +79,72 @@ func (c *conn) readEvents(r *frame.Reader) {
 		if w.cfg.OnEvent != nil {
 			w.deliver(ev)
 		}
+		if h.ID != "" {
+			c.delivered(h.ID)
+		}
 	}
+}
+
+// eventsEnded records that no more events will be read on c although the
+// connection works (a malformed event), and wakes the calls waiting for
+// events.
+func (c *conn) eventsEnded(err error) {
+	if c.ymx.IsClosed() {
+		return // the connection ended: fail wakes them with its cause
+	}
+	c.mu.Lock()
+	c.eventsErr = fmt.Errorf("events stream ended: %w", err)
+	for _, cl := range c.pending {
+		if cl.replied {
+			select {
+			case cl.evCh <- struct{}{}:
+			default:
+			}
+		}
+	}
+	c.mu.Unlock()
+}
+
+// delivered counts one delivered event for the call id, if it waits.
+func (c *conn) delivered(id string) {
+	c.mu.Lock()
+	if cl := c.pending[id]; cl != nil {
+		cl.events++
+		if cl.replied && cl.events == cl.want {
+			select {
+			case cl.evCh <- struct{}{}:
+			default:
+			}
+		}
+	}
+	c.mu.Unlock()
+}
+
+// dropCounts are the drops workers reported (shared.DroppedEvent).
+type dropCounts struct{ events, logs atomic.Uint64 }
+
+// Dropped returns how many events and log records the worker reported it
+// dropped, in total, on every connection this Worker had to it: events and
+// records it queued while no host was connected beyond its LogBuffer
+// (oldest first), events whose Emit gave up when the handler's context
+// ended while the host was slow, and log records the host did not take
+// within the worker's LogWait. Each report is also logged as a warning and
+// delivered to OnEvent as a shared.DroppedEvent.
+func (w *Worker) Dropped() shared.Dropped {
+	return shared.Dropped{Events: w.drops.events.Load(), Logs: w.drops.logs.Load()}
+}
+
+// noteDropped records a worker's drop notice and logs it.
+func (w *Worker) noteDropped(ev Event) {
+	var d shared.Dropped
+	if err := ev.Decode(&d); err != nil {
+		w.logger.Warn("bad drop notice from worker", "worker", w.cfg.Name, "error", err)
+		return
+	}
+	w.drops.events.Add(d.Events)
+	w.drops.logs.Add(d.Logs)
+	w.logger.Warn(fmt.Sprintf("worker dropped %d events and %d log records (its queues were full: no host connected, or the host was too slow)", d.Events, d.Logs),
+		"worker", w.cfg.Name, "dropped_events", d.Events, "dropped_logs", d.Logs)
 }
 
 // deliver calls OnEvent, recovering a panic so a bad callback cannot kill

@@ -51,6 +51,7 @@ type Worker struct {
 	// Warnings about what a worker sends that a flood could repeat
 	// without end: one a second, with a count.
 	unknownReplies, unexpected *ratelog.Limiter
+	drops                      dropCounts // drops the worker reported (event.go)
 }
 
 func newWorker(cfg Config) *Worker {

@@ -43,6 +43,7 @@ const (
 	// it cancelled. Long enough for a handler to finish a write or roll
 	// back; short enough that a worker whose host died is gone soon.
 	DefaultStopGrace = 10 * time.Second
+	DefaultLogWait   = time.Second
 )
 
 // Config configures a worker. The zero value of every field means its
@@ -68,8 +69,8 @@ type Config struct {
 	// Middleware sees every request (Incoming) and reply (Outgoing), left to
 	// right.
 	Middleware []shared.Middleware
-	// TxIDGenerator gives ids to events the worker emits. Default
-	// shared.UUIDv4.
+	// TxIDGenerator is kept for compatibility: events carry the id of the
+	// call that emitted them. Default shared.UUIDv4.
 	TxIDGenerator shared.TxIDGenerator
 	// HostConnectTimeout bounds the wait for a host, at start-up and, with
 	// KeepAlive, after each disconnect; then the worker exits cleanly with
@@ -85,15 +86,22 @@ type Config struct {
 	// Getenv replaces os.Getenv for reading the handshake variables, to
 	// serve in-process (see plugin/plugintest). Default os.Getenv.
 	Getenv func(string) string
-	// LogBuffer is how many log records and, separately, events are kept
-	// while no host is connected (default 1024). Older ones are dropped and
-	// counted; the next host is told how many.
+	// LogBuffer is how many log records and, separately, events wait for
+	// the host (default 1024). While a host is connected, a full queue slows
+	// the producer down (see Emit and LogWait); while none is, the oldest
+	// are dropped. Every drop is counted (Dropped) and the host is told
+	// (shared.DroppedEvent).
 	LogBuffer int
 	// StopGrace bounds how long a stopping worker (its host gone, asked to
 	// stop, or its context cancelled) waits for the handlers it cancelled
 	// to return (default 10 s). Handlers still running then are named in a
 	// *StuckHandlersError, and Serve exits with ExitStuckHandlers.
 	StopGrace time.Duration
+	// LogWait bounds how long a log call waits for room while the host is
+	// connected but slow (default 1 s); then the record is dropped and
+	// counted, and log calls drop at once until the host takes records
+	// again. Emit instead waits up to its handler's context.
+	LogWait time.Duration
 }
 
 func (c *Config) setDefaults() {
@@ -113,6 +121,7 @@ func (c *Config) setDefaults() {
 	c.MaxRawSize = cmp.Or(c.MaxRawSize, DefaultMaxRawSize)
 	c.LogBuffer = cmp.Or(c.LogBuffer, DefaultLogBuffer)
 	c.StopGrace = cmp.Or(c.StopGrace, DefaultStopGrace)
+	c.LogWait = cmp.Or(c.LogWait, DefaultLogWait)
 }
 
 // Validate reports the first problem with the config.
@@ -133,6 +142,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxFrameSize < 0 || c.MaxRawSize < 0 || c.LogBuffer < 0 {
 		return errors.New("plugin: MaxFrameSize, MaxRawSize and LogBuffer must not be negative")
+	}
+	if c.LogWait < 0 {
+		return fmt.Errorf("plugin: LogWait %v is negative", c.LogWait)
 	}
 	if c.DisconnectBehavior != Shutdown && c.DisconnectBehavior != KeepAlive {
 		return fmt.Errorf("plugin: unknown DisconnectBehavior %d", c.DisconnectBehavior)

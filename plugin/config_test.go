@@ -99,6 +99,7 @@ func TestConfigValidate(t *testing.T) {
 		{"negative MaxFrameSize", func(c *Config) { c.MaxFrameSize = -1 }, "plugin: MaxFrameSize, MaxRawSize and LogBuffer must not be negative"},
 		{"negative MaxRawSize", func(c *Config) { c.MaxRawSize = -1 }, "plugin: MaxFrameSize, MaxRawSize and LogBuffer must not be negative"},
 		{"negative LogBuffer", func(c *Config) { c.LogBuffer = -1 }, "plugin: MaxFrameSize, MaxRawSize and LogBuffer must not be negative"},
+		{"negative LogWait", func(c *Config) { c.LogWait = -time.Second }, "plugin: LogWait -1s is negative"},
 		{"unknown DisconnectBehavior", func(c *Config) { c.DisconnectBehavior = 7 }, "plugin: unknown DisconnectBehavior 7"},
 		{"versioned handlers at version 0", func(c *Config) { c.VersionedHandlers = map[int]HandlerSet{0: Handlers()} },
 			"plugin: VersionedHandlers has protocol version 0; versions start at 1"},

@@ -246,6 +246,7 @@ func (s *server) hello(ymx *yamux.Session, ycfg *yamux.Config, p peer) (*hostCon
 	}
 	// The streams the host opens next get the full window.
 	wire.Authenticated(ycfg)
+	s.expectHost() // before the hello's answer: the host may call at once
 	if hh.LogLevel != "" && s.cfg.LogLevel == hclog.NoLevel {
 		s.logger.SetLevel(hclogLevel(hh.LogLevel))
 	}

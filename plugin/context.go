@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"context"
+	"sync/atomic"
 
 	"github.com/hashicorp/go-hclog"
 )
@@ -13,6 +14,7 @@ type callInfo struct {
 	txID    string
 	msgType string
 	headers map[string]string
+	events  atomic.Int64 // events the handler queued; the reply carries the count
 }
 
 // callCtx is a handler's context: the call's information travels in the

@@ -24,6 +24,7 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b 
 // is decoded here. A request that cannot run gets its error reply here and
 // ok is false.
 func (c *hostConn) prepare(h *wire.Header, body []byte) (t task, ok bool) {
+	h.Events = 0 // a request carries no event count; replies built from h must not either
 	hd := c.s.handlers[h.Type]
 	if hd == nil {
 		c.replyError(h, &shared.RemoteError{Code: shared.CodeUnknownMessage,
@@ -231,6 +232,10 @@ func (c *hostConn) handle(ctx context.Context, cancel context.CancelFunc, hd *Ha
 	if err != nil {
 		out.Kind, out.Payload = shared.KindError, c.handlerError(ctx, h.Type, err)
 	}
+	// The events the handler queued before it returned: the host waits for
+	// them before its Call returns. An event emitted later (by a goroutine
+	// the handler left running) still carries the id but is not waited for.
+	h.Events = int(ci.events.Load())
 	c.reply(ctx, &h, &out)
 }
 
@@ -265,7 +270,7 @@ func (c *hostConn) reply(ctx context.Context, h *wire.Header, out *shared.AnyMes
 			}
 		}
 	}
-	c.send(&wire.Header{Version: c.s.version, Kind: out.Kind, Type: h.Type, ID: h.ID, Headers: out.Headers}, out.Payload)
+	c.send(&wire.Header{Version: c.s.version, Kind: out.Kind, Type: h.Type, ID: h.ID, Headers: out.Headers, Events: h.Events}, out.Payload)
 }
 
 // call runs the handler, turning a panic into an error.
@@ -279,9 +284,9 @@ func (c *hostConn) call(ctx context.Context, hd *Handler, req any) (res any, err
 	return hd.call(ctx, req)
 }
 
-// replyError sends an error reply.
+// replyError sends an error reply, with h's event count.
 func (c *hostConn) replyError(h *wire.Header, re *shared.RemoteError) {
-	c.send(&wire.Header{Version: c.s.version, Kind: shared.KindError, Type: h.Type, ID: h.ID}, re)
+	c.send(&wire.Header{Version: c.s.version, Kind: shared.KindError, Type: h.Type, ID: h.ID, Events: h.Events}, re)
 }
 
 // send encodes and writes one reply: on the calls stream, or on the bulk

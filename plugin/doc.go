@@ -26,7 +26,19 @@
 // returned error reaches the host as a *shared.RemoteError with the
 // error's fault class (shared/faults); a panic is recovered into one, and
 // the worker keeps serving. Emit and StatusPublisher send events to the
-// host; they never block on it.
+// host, tagged with the call's transaction id; the reply tells the host how
+// many the handler emitted, and the host's Call returns after they reached
+// its OnEvent.
+//
+// # Backpressure and drops
+//
+// Log records and events wait for the host in queues of LogBuffer each.
+// While a host is connected nothing is dropped silently: a full queue makes
+// Emit wait until its context ends (then it returns an error wrapping the
+// context's) and a log call wait at most LogWait (then the record is
+// dropped). While no host is connected a full queue drops its oldest
+// record. Every drop is counted (Dropped) and the host is told with a
+// shared.DroppedEvent, before the records queued after the drop.
 //
 // # Lifecycle
 //
@@ -35,7 +47,8 @@
 // host disconnects or dies, a worker with DisconnectBehavior Shutdown (the
 // default) exits, and one with KeepAlive waits for a new host, for at most
 // HostConnectTimeout. Log records and events produced while no host is
-// connected are kept (up to LogBuffer each) for the next host.
+// connected are kept (up to LogBuffer each, the newest) for the next host,
+// which is told how many were dropped.
 //
 // # Untrusted peers
 //

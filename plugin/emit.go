@@ -3,6 +3,7 @@ package plugin
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/isolated-workers/isolated-workers-go/internal/wire"
@@ -13,33 +14,58 @@ import (
 // ErrNoCall: Emit was called with a context that is not a handler's.
 var ErrNoCall = errors.New("plugin: not a handler context: emit events from inside a handler, with its context")
 
-// Emit sends an event to the host from inside a handler. It never blocks
-// on the host: while no host is connected, events wait in a bounded queue
-// (Config.LogBuffer) and reach the next host that connects. The event
-// carries the call's headers (trace context).
+// Emit sends an event to the host from inside a handler. The event carries
+// the call's transaction id and headers (trace context), and the call's
+// reply tells the host how many events the handler emitted, so the host's
+// Call returns only after they all reached its OnEvent.
+//
+// While a host is connected, Emit never drops: when Config.LogBuffer events
+// already wait for the host, it blocks until there is room or ctx ends; then
+// the event is dropped (counted, and the host is told) and Emit returns an
+// error wrapping ctx's error. While no host is connected, the event waits
+// in a bounded queue (Config.LogBuffer) for the next host; when the queue
+// is full the oldest is dropped, counted, and the next host is told (see
+// Dropped and shared.DroppedEvent).
 func Emit[T any](ctx context.Context, def shared.Event[T], v T) error {
 	ci := callFrom(ctx)
 	if ci == nil {
 		return ErrNoCall
 	}
-	return ci.conn.s.emit(ctx, def.Name(), v)
+	return ci.conn.s.emit(ctx, ci, def.Name(), v)
 }
 
-func (s *server) emit(ctx context.Context, name string, v any) error {
-	msg := shared.AnyMessage{Kind: shared.KindEvent, Type: name, Headers: shared.HeadersFrom(ctx), Payload: v}
-	h := wire.Header{Version: s.version, Kind: shared.KindEvent, Type: name, ID: s.cfg.TxIDGenerator(&msg), Headers: msg.Headers}
+func (s *server) emit(ctx context.Context, ci *callInfo, name string, v any) error {
+	h := wire.Header{Version: s.version, Kind: shared.KindEvent, Type: name, ID: ci.txID, Headers: shared.HeadersFrom(ctx)}
 	out, raw, err := s.codec.Encode(nil, &h, v)
 	if err != nil {
-		return err
+		return fmt.Errorf("plugin: emit event %q: %w", name, err)
 	}
-	s.events.push(append(out, raw...))
+	if err := s.events.push(ctx, append(out, raw...), 0, &ci.events); err != nil {
+		return fmt.Errorf("plugin: emit event %q: dropped: %w", name, err)
+	}
 	return nil
+}
+
+// Dropped returns how many events and log records this worker has dropped
+// since it started: while no host was connected (its queues keep the newest
+// Config.LogBuffer of each), because an Emit's context ended while the host
+// was slow, or because the host did not take a log record within
+// Config.LogWait. Hosts are told of every drop (shared.DroppedEvent). Outside
+// a handler it returns zero counts.
+func Dropped(ctx context.Context) shared.Dropped {
+	ci := callFrom(ctx)
+	if ci == nil {
+		return shared.Dropped{}
+	}
+	return ci.conn.s.dropCounts()
 }
 
 // StatusPublisher returns a status.Publisher that sends status events to
 // the host from inside a handler (see shared/action). Events get the
-// handler's trace headers and, when unset, the current time. It returns nil
-// outside a handler.
+// handler's trace headers and, when unset, the current time. Publishing
+// applies the same backpressure as Emit; an event that cannot be sent is
+// logged at warn level (and counted as dropped). It returns nil outside a
+// handler.
 func StatusPublisher(ctx context.Context) status.Publisher {
 	ci := callFrom(ctx)
 	if ci == nil {
@@ -52,7 +78,7 @@ func StatusPublisher(ctx context.Context) status.Publisher {
 		if ev.Headers == nil {
 			ev.Headers = ci.headers
 		}
-		if err := ci.conn.s.emit(ctx, shared.StatusEvent.Name(), ev); err != nil {
+		if err := ci.conn.s.emit(ctx, ci, shared.StatusEvent.Name(), ev); err != nil {
 			ci.conn.s.logger.Warn("cannot emit status event", "job_id", ev.JobID, "error", err)
 		}
 	})

@@ -1,34 +1,55 @@
 package plugin
 
 import (
-	"bytes"
+	"context"
 	"errors"
 	"fmt"
+	"io"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
 
-// recordWriter collects each Write as one record. It is safe for
-// concurrent use.
+// recordWriter collects what is written; records are "\n"-terminated.
+// It is safe for concurrent use.
 type recordWriter struct {
-	mu   sync.Mutex
-	recs []string
+	mu     sync.Mutex
+	writes []string
 }
 
 func (w *recordWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.recs = append(w.recs, string(p))
+	w.writes = append(w.writes, string(p))
 	return len(p), nil
 }
 
+// records returns the records written, without their terminators.
 func (w *recordWriter) records() []string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return append([]string(nil), w.recs...)
+	all := strings.Join(w.writes, "")
+	if all == "" {
+		return nil
+	}
+	return strings.Split(strings.TrimSuffix(all, "\n"), "\n")
+}
+
+// partialWrites returns the writes that do not end with a whole record.
+func (w *recordWriter) partialWrites() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var bad []string
+	for _, s := range w.writes {
+		if !strings.HasSuffix(s, "\n") {
+			bad = append(bad, s)
+		}
+	}
+	return bad
 }
 
 // failAfter accepts n writes, then fails every write.
@@ -41,7 +62,7 @@ var errWriteFailed = errors.New("write failed")
 
 func (w *failAfter) Write(p []byte) (int, error) {
 	w.mu.Lock()
-	if len(w.recs) >= w.n {
+	if len(w.writes) >= w.n {
 		w.mu.Unlock()
 		return 0, errWriteFailed
 	}
@@ -71,25 +92,40 @@ func (w *blockingWriter) Write(p []byte) (int, error) {
 	return w.recordWriter.Write(p)
 }
 
-func testNotice(n int) []byte { return fmt.Appendf(nil, "dropped %d", n) }
+// testOutbox is an outbox whose notice reports the drops not yet reported
+// as the record "dropped <n>", as the worker's notice does.
+type testOutbox struct {
+	*outbox
+	drops atomic.Uint64
+	told  uint64
+}
 
 // newTestOutbox returns an outbox closed when the test ends.
-func newTestOutbox(t *testing.T, limit int, notice func(int) []byte) *outbox {
+func newTestOutbox(t *testing.T, limit int) *testOutbox {
 	t.Helper()
-	o := newOutbox(limit, notice)
-	t.Cleanup(o.close)
-	return o
+	to := &testOutbox{}
+	to.outbox = newOutbox(limit, &to.drops, func() []byte {
+		d := to.drops.Load()
+		if d == to.told {
+			return nil
+		}
+		n := d - to.told
+		to.told = d
+		return fmt.Appendf(nil, "dropped %d\n", n)
+	}, nil)
+	t.Cleanup(to.close)
+	return to
 }
 
 // state returns the queued records and the drop count.
-func (o *outbox) state() ([]string, int) {
+func (o *testOutbox) state() ([]string, int) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	var q []string
 	for _, r := range o.queue {
-		q = append(q, string(r))
+		q = append(q, strings.TrimSuffix(string(r), "\n"))
 	}
-	return q, o.dropped
+	return q, int(o.drops.Load())
 }
 
 // waitFor polls cond until it holds or a few seconds pass.
@@ -104,9 +140,10 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func pushAll(o *outbox, recs ...string) {
+// pushAll pushes each record, "\n"-terminated, as the logger does.
+func pushAll(o *testOutbox, recs ...string) {
 	for _, r := range recs {
-		o.push([]byte(r))
+		o.push(nil, []byte(r+"\n"), 0, nil)
 	}
 }
 
@@ -125,7 +162,7 @@ func TestOutboxBoundedDropsOldest(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			o := newTestOutbox(t, tt.limit, testNotice)
+			o := newTestOutbox(t, tt.limit)
 			pushAll(o, tt.push...)
 			q, dropped := o.state()
 			if diff := cmp.Diff(tt.wantQueue, q); diff != "" {
@@ -138,18 +175,18 @@ func TestOutboxBoundedDropsOldest(t *testing.T) {
 	}
 }
 
-func TestOutboxPushCopies(t *testing.T) {
-	o := newTestOutbox(t, 4, nil)
+func TestOutboxWriterCopies(t *testing.T) {
+	o := newTestOutbox(t, 4)
 	b := []byte("original")
-	o.push(b)
+	outboxWriter{o.outbox, time.Second}.Write(b)
 	copy(b, "CHANGED!")
 	if q, _ := o.state(); len(q) != 1 || q[0] != "original" {
-		t.Errorf("queue = %q, want [original]: push must copy", q)
+		t.Errorf("queue = %q, want [original]: the logger's writer must copy", q)
 	}
 }
 
 func TestOutboxNoticeOnAttach(t *testing.T) {
-	o := newTestOutbox(t, 2, testNotice)
+	o := newTestOutbox(t, 2)
 	pushAll(o, "1", "2", "3", "4", "5")
 	var w recordWriter
 	o.attach(&w)
@@ -157,8 +194,8 @@ func TestOutboxNoticeOnAttach(t *testing.T) {
 	if diff := cmp.Diff([]string{"dropped 3", "4", "5"}, w.records()); diff != "" {
 		t.Errorf("records written (-want +got):\n%s", diff)
 	}
-	if _, dropped := o.state(); dropped != 0 {
-		t.Errorf("dropped after the notice = %d, want 0", dropped)
+	if _, dropped := o.state(); dropped != 3 {
+		t.Errorf("dropped after the notice = %d, want the count to stay 3", dropped)
 	}
 
 	// The count starts again for the next host.
@@ -173,7 +210,7 @@ func TestOutboxNoticeOnAttach(t *testing.T) {
 }
 
 func TestOutboxNoNoticeWithoutDrops(t *testing.T) {
-	o := newTestOutbox(t, 10, testNotice)
+	o := newTestOutbox(t, 10)
 	pushAll(o, "a", "b")
 	var w recordWriter
 	o.attach(&w)
@@ -184,7 +221,8 @@ func TestOutboxNoNoticeWithoutDrops(t *testing.T) {
 }
 
 func TestOutboxNilNotice(t *testing.T) {
-	o := newTestOutbox(t, 1, nil)
+	o := newTestOutbox(t, 1)
+	o.notice = nil
 	pushAll(o, "a", "b", "c")
 	var w recordWriter
 	o.attach(&w)
@@ -195,14 +233,14 @@ func TestOutboxNilNotice(t *testing.T) {
 }
 
 func TestOutboxWritesInOrderWhileAttached(t *testing.T) {
-	o := newTestOutbox(t, 10000, nil)
+	o := newTestOutbox(t, 10000)
 	var w recordWriter
 	o.attach(&w)
 	var want []string
 	for i := range 1000 {
 		r := fmt.Sprint(i)
 		want = append(want, r)
-		o.push([]byte(r))
+		pushAll(o, r)
 	}
 	o.flush()
 	waitFor(t, "all records", func() bool { return len(w.records()) == len(want) })
@@ -212,8 +250,11 @@ func TestOutboxWritesInOrderWhileAttached(t *testing.T) {
 }
 
 func TestOutboxFailedWriteKeepsRecords(t *testing.T) {
-	o := newTestOutbox(t, 10, testNotice)
-	pushAll(o, "a", "b", "c")
+	o := newTestOutbox(t, 10)
+	// Records too big to share a Write, so the writer fails between them.
+	big := func(s string) string { return strings.Repeat(s, outboxChunk/2+1) }
+	a, b, c, d := big("a"), big("b"), big("c"), big("d")
+	pushAll(o, a, b, c)
 	bad := &failAfter{n: 1}
 	o.attach(bad)
 	waitFor(t, "the failing writer to be detached", func() bool {
@@ -221,15 +262,14 @@ func TestOutboxFailedWriteKeepsRecords(t *testing.T) {
 		defer o.mu.Unlock()
 		return o.w == nil
 	})
-	if diff := cmp.Diff([]string{"a"}, bad.records()); diff != "" {
+	if diff := cmp.Diff([]string{a}, bad.records()); diff != "" {
 		t.Errorf("records the failing writer took (-want +got):\n%s", diff)
 	}
-	pushAll(o, "d")
+	pushAll(o, d)
 	var good recordWriter
 	o.attach(&good)
 	o.flush()
-	waitFor(t, "the rest", func() bool { return len(good.records()) == 3 })
-	if diff := cmp.Diff([]string{"b", "c", "d"}, good.records()); diff != "" {
+	if diff := cmp.Diff([]string{b, c, d}, good.records()); diff != "" {
 		t.Errorf("records kept for the next writer (-want +got):\n%s", diff)
 	}
 }
@@ -237,9 +277,9 @@ func TestOutboxFailedWriteKeepsRecords(t *testing.T) {
 // A write that fails after a new writer was attached must not detach the
 // new writer.
 func TestOutboxFailedWriteDetachesOnlyItsWriter(t *testing.T) {
-	o := newTestOutbox(t, 10, nil)
+	o := newTestOutbox(t, 10)
 	old := newBlockingWriter(errWriteFailed)
-	o.push([]byte("a"))
+	pushAll(o, "a")
 	o.attach(old)
 	<-old.entered // the run goroutine is inside old.Write with "a"
 
@@ -252,7 +292,7 @@ func TestOutboxFailedWriteDetachesOnlyItsWriter(t *testing.T) {
 		t.Errorf("records written to the new writer (-want +got):\n%s", diff)
 	}
 	o.mu.Lock()
-	attached := o.w == &fresh
+	attached := o.w == io.Writer(&fresh)
 	o.mu.Unlock()
 	if !attached {
 		t.Errorf("the old writer's failure detached the new writer")
@@ -260,7 +300,7 @@ func TestOutboxFailedWriteDetachesOnlyItsWriter(t *testing.T) {
 }
 
 func TestOutboxFlushWithoutWriterReturns(t *testing.T) {
-	o := newTestOutbox(t, 10, nil)
+	o := newTestOutbox(t, 10)
 	pushAll(o, "a")
 	done := make(chan struct{})
 	go func() {
@@ -281,9 +321,9 @@ func TestOutboxFlushWithoutWriterReturns(t *testing.T) {
 // queue but not yet written: goodbye relies on it to send the last log
 // records before the connection closes.
 func TestOutboxFlushWaitsForWriteInProgress(t *testing.T) {
-	o := newTestOutbox(t, 10, nil)
+	o := newTestOutbox(t, 10)
 	w := newBlockingWriter(nil)
-	o.push([]byte("last record"))
+	pushAll(o, "last record")
 	o.attach(w)
 	<-w.entered
 
@@ -310,10 +350,11 @@ func TestOutboxFlushWaitsForWriteInProgress(t *testing.T) {
 }
 
 func TestOutboxCloseWaitsForWriter(t *testing.T) {
-	o := newOutbox(10, nil)
+	o := &testOutbox{}
+	o.outbox = newOutbox(10, &o.drops, nil, nil)
 	w := newBlockingWriter(nil)
 	o.attach(w)
-	o.push([]byte("a"))
+	pushAll(o, "a")
 	<-w.entered
 
 	closed := make(chan struct{})
@@ -334,7 +375,9 @@ func TestOutboxCloseWaitsForWriter(t *testing.T) {
 	}
 
 	// After close, pushes are ignored and flush does not block.
-	o.push([]byte("ignored"))
+	if err := o.push(nil, []byte("ignored\n"), 0, nil); !errors.Is(err, errOutboxClosed) {
+		t.Errorf("push after close = %v, want errOutboxClosed", err)
+	}
 	o.flush()
 	if q, _ := o.state(); len(q) != 0 {
 		t.Errorf("queue after close = %q, want empty", q)
@@ -342,7 +385,8 @@ func TestOutboxCloseWaitsForWriter(t *testing.T) {
 }
 
 func TestOutboxCloseIdle(t *testing.T) {
-	o := newOutbox(10, nil)
+	o := &testOutbox{}
+	o.outbox = newOutbox(10, &o.drops, nil, nil)
 	pushAll(o, "never written")
 	done := make(chan struct{})
 	go func() {
@@ -357,14 +401,14 @@ func TestOutboxCloseIdle(t *testing.T) {
 }
 
 func TestOutboxConcurrentPush(t *testing.T) {
-	o := newTestOutbox(t, 1<<20, nil)
+	o := newTestOutbox(t, 1<<20)
 	var w recordWriter
 	o.attach(&w)
 	var wg sync.WaitGroup
 	for g := range 8 {
 		wg.Go(func() {
 			for i := range 200 {
-				o.push(fmt.Appendf(nil, "%d-%d", g, i))
+				pushAll(o, fmt.Sprintf("%d-%d", g, i))
 			}
 		})
 	}
@@ -383,23 +427,182 @@ func TestOutboxConcurrentPush(t *testing.T) {
 	}
 }
 
+// The writer may get several records in one Write, but never part of one:
+// the host splits the logs stream at newlines and the events stream at
+// frame terminators, so a Write that ended inside a record would glue it to
+// whatever the next Write carries after a reconnect.
 func TestOutboxWriterSeesWholeRecords(t *testing.T) {
-	o := newTestOutbox(t, 10, nil)
-	var buf bytes.Buffer
-	var mu sync.Mutex
-	o.attach(writerFunc(func(p []byte) (int, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		return buf.Write(p)
-	}))
-	pushAll(o, "one\n", "two\n")
-	waitFor(t, "both records", func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return buf.String() == "one\ntwo\n"
-	})
+	o := newTestOutbox(t, 1000)
+	var want []string
+	for i := range 300 {
+		// Sizes around the chunk size, so chunks fill up and records
+		// straddle where a byte-count split would cut them.
+		want = append(want, strings.Repeat(string(rune('a'+i%26)), (i*997)%(outboxChunk+5000)+1))
+	}
+	pushAll(o, want...) // queued while detached: one batch
+	var w recordWriter
+	o.attach(&w)
+	o.flush()
+	if diff := cmp.Diff(want, w.records()); diff != "" {
+		t.Errorf("records written (-want +got):\n%s", diff)
+	}
+	if bad := w.partialWrites(); len(bad) > 0 {
+		t.Errorf("%d writes ended inside a record; the first is %d bytes", len(bad), len(bad[0]))
+	}
+	if len(w.writes) >= len(want) {
+		t.Errorf("%d records took %d writes, want fewer writes than records", len(want), len(w.writes))
+	}
 }
 
-type writerFunc func([]byte) (int, error)
+// waitingOutbox returns an outbox of limit 1 whose writer is blocked inside
+// a Write of "a", with "b" queued: the queue is full while a host is
+// attached. waits receives each time a push starts waiting for room.
+func waitingOutbox(t *testing.T) (o *testOutbox, w *blockingWriter, waits chan struct{}) {
+	t.Helper()
+	o = newTestOutbox(t, 1)
+	waits = make(chan struct{}, 100)
+	o.onWait = func() { waits <- struct{}{} }
+	w = newBlockingWriter(nil)
+	t.Cleanup(func() {
+		select {
+		case <-w.release:
+		default:
+			close(w.release)
+		}
+	})
+	o.attach(w)
+	pushAll(o, "a")
+	<-w.entered
+	pushAll(o, "b")
+	return o, w, waits
+}
 
-func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+// While a host is attached, a push to a full queue waits for room instead
+// of dropping the oldest record.
+func TestOutboxBackpressureWhileAttached(t *testing.T) {
+	o, w, waits := waitingOutbox(t)
+	var n atomic.Int64
+	pushed := make(chan error, 1)
+	go func() { pushed <- o.push(context.Background(), []byte("c\n"), 0, &n) }()
+	<-waits // c waits for room
+	if got := n.Load(); got != 0 {
+		t.Errorf("count while waiting = %d, want 0", got)
+	}
+	close(w.release)
+	if err := <-pushed; err != nil {
+		t.Fatalf("push = %v, want nil once there is room", err)
+	}
+	o.flush()
+	if diff := cmp.Diff([]string{"a", "b", "c"}, w.records()); diff != "" {
+		t.Errorf("records written (-want +got):\n%s", diff)
+	}
+	if _, dropped := o.state(); dropped != 0 || n.Load() != 1 {
+		t.Errorf("dropped = %d, count = %d; want 0 and 1", dropped, n.Load())
+	}
+}
+
+// A push that waits gives up when its context ends, counts the record as
+// dropped, returns an error wrapping the context's, and the host is told.
+func TestOutboxPushGivesUpWithContext(t *testing.T) {
+	o, w, waits := waitingOutbox(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	var n atomic.Int64
+	pushed := make(chan error, 1)
+	go func() { pushed <- o.push(ctx, []byte("c\n"), 0, &n) }()
+	<-waits
+	cancel()
+	if err := <-pushed; !errors.Is(err, context.Canceled) {
+		t.Fatalf("push after its context ended = %v, want an error wrapping context.Canceled", err)
+	}
+	if _, dropped := o.state(); dropped != 1 || n.Load() != 0 {
+		t.Errorf("dropped = %d, count = %d; want 1 and 0", dropped, n.Load())
+	}
+	close(w.release)
+	o.flush()
+	if diff := cmp.Diff([]string{"a", "dropped 1", "b"}, w.records()); diff != "" {
+		t.Errorf("records written (-want +got):\n%s", diff)
+	}
+}
+
+// A bounded push (a log record) drops after its wait; then pushes to a full
+// queue drop at once until the writer makes progress.
+func TestOutboxBoundedWaitThenStalled(t *testing.T) {
+	o, w, waits := waitingOutbox(t)
+	if err := o.push(nil, []byte("c\n"), time.Millisecond, nil); err == nil {
+		t.Fatal("push with a bounded wait on a stuck writer = nil, want an error")
+	}
+	<-waits
+	if err := o.push(nil, []byte("d\n"), time.Hour, nil); err == nil {
+		t.Fatal("push while stalled = nil, want an error at once")
+	}
+	if _, dropped := o.state(); dropped != 2 {
+		t.Errorf("dropped = %d, want 2", dropped)
+	}
+	close(w.release)
+	o.flush()
+	if err := o.push(nil, []byte("e\n"), time.Hour, nil); err != nil {
+		t.Fatalf("push after the writer made progress = %v, want nil", err)
+	}
+	o.flush()
+	if diff := cmp.Diff([]string{"a", "dropped 2", "b", "e"}, w.records()); diff != "" {
+		t.Errorf("records written (-want +got):\n%s", diff)
+	}
+}
+
+// A push waiting for room when the host goes away stops waiting: with no
+// host the queue drops its oldest record.
+func TestOutboxDetachReleasesWaitingPush(t *testing.T) {
+	o, _, waits := waitingOutbox(t)
+	pushed := make(chan error, 1)
+	go func() { pushed <- o.push(context.Background(), []byte("c\n"), 0, nil) }()
+	<-waits
+	o.detach()
+	if err := <-pushed; err != nil {
+		t.Fatalf("push after detach = %v, want nil", err)
+	}
+	q, dropped := o.state()
+	if diff := cmp.Diff([]string{"c"}, q); diff != "" || dropped != 1 {
+		t.Errorf("queue (-want +got):\n%s\ndropped = %d, want 1", diff, dropped)
+	}
+}
+
+// A drop in another outbox (log records) kicks this one to send the notice
+// although nothing else is queued.
+func TestOutboxKickSendsNotice(t *testing.T) {
+	o := newTestOutbox(t, 10)
+	var w recordWriter
+	o.attach(&w)
+	o.flush()
+	o.drops.Add(2)
+	o.kick()
+	o.flush()
+	if diff := cmp.Diff([]string{"dropped 2"}, w.records()); diff != "" {
+		t.Errorf("records written (-want +got):\n%s", diff)
+	}
+}
+
+// A host that connected but has not opened its stream yet is a host: a
+// handler it called at once may fill the queue, and must be slowed down,
+// not have its first records dropped.
+func TestOutboxExpectedHostSlowsInsteadOfDropping(t *testing.T) {
+	o := newTestOutbox(t, 1)
+	waits := make(chan struct{}, 10)
+	o.onWait = func() { waits <- struct{}{} }
+	o.expect()
+	pushAll(o, "a")
+	pushed := make(chan error, 1)
+	go func() { pushed <- o.push(context.Background(), []byte("b\n"), 0, nil) }()
+	<-waits
+	var w recordWriter
+	o.attach(&w) // the stream opens
+	if err := <-pushed; err != nil {
+		t.Fatalf("push = %v, want nil once the stream opened", err)
+	}
+	o.flush()
+	if diff := cmp.Diff([]string{"a", "b"}, w.records()); diff != "" {
+		t.Errorf("records written (-want +got):\n%s", diff)
+	}
+	if _, dropped := o.state(); dropped != 0 {
+		t.Errorf("dropped = %d, want 0", dropped)
+	}
+}

@@ -9,9 +9,9 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -195,6 +195,9 @@ type server struct {
 	// connections refused, at most once per refusalLogInterval.
 	unauthenticated chan struct{}
 	refusals        *ratelog.Limiter
+	// Drops since start, and how many of them hosts were told about.
+	droppedEvents, droppedLogs atomic.Uint64
+	toldEvents, toldLogs       uint64 // owned by the events outbox's writer (notice)
 
 	connected chan *hostConn
 	stopping  chan struct{}
@@ -220,15 +223,17 @@ func newServer(cfg Config, env handshake.Env, version int, ln *net.UnixListener)
 		unauthenticated: make(chan struct{}, maxUnauthenticated),
 	}
 	s.codec = wire.NewCodec(cfg.Serializer, cfg.MaxFrameSize, cfg.MaxRawSize, s.names).WithOwner("worker")
-	s.logs = newOutbox(cfg.LogBuffer, droppedLogNotice)
-	s.events = newOutbox(cfg.LogBuffer, nil)
+	// The drop notice travels on the events stream, before the events
+	// queued: a log record dropped wakes the events writer to send it.
+	s.events = newOutbox(cfg.LogBuffer, &s.droppedEvents, s.dropNotice, nil)
+	s.logs = newOutbox(cfg.LogBuffer, &s.droppedLogs, nil, s.events.kick)
 	inner := cfg.Logger
 	if inner == nil {
 		inner = hclog.New(&hclog.LoggerOptions{
 			Name:       "", // the host names the sub-logger after the worker
 			Level:      hclog.Trace,
 			JSONFormat: true,
-			Output:     outboxWriter{s.logs},
+			Output:     outboxWriter{s.logs, cfg.LogWait},
 		})
 	}
 	level := cfg.LogLevel
@@ -250,16 +255,53 @@ func (s *server) logRefusals(sum ratelog.Summary) {
 		append([]any{"refused", sum.Count}, sum.Last...)...)
 }
 
-type outboxWriter struct{ o *outbox }
+// outboxWriter is the worker logger's output: each Write is one hclog
+// record, queued for the host. While a host is connected a full queue makes
+// the logger wait, at most wait; then the record is dropped and counted
+// (the host is told).
+type outboxWriter struct {
+	o    *outbox
+	wait time.Duration
+}
 
 func (w outboxWriter) Write(b []byte) (int, error) {
-	w.o.push(b)
+	// The logger reuses b: the outbox keeps a copy. A record that is
+	// dropped is counted and reported by the outbox; the logger has no use
+	// for the error.
+	w.o.push(nil, append([]byte(nil), b...), w.wait, nil)
 	return len(b), nil
 }
 
-func droppedLogNotice(n int) []byte {
-	return []byte(`{"@level":"warn","@message":"worker dropped ` + strconv.Itoa(n) +
-		` log records while no host was connected","@timestamp":"` + time.Now().Format(time.RFC3339Nano) + `"}` + "\n")
+// expectHost says a host connected: until it opens its logs and events
+// streams, records queue for it, and full queues slow producers down rather
+// than drop (a handler may emit before the events stream is open).
+func (s *server) expectHost() {
+	s.logs.expect()
+	s.events.expect()
+}
+
+// dropCounts returns the drops since start.
+func (s *server) dropCounts() shared.Dropped {
+	return shared.Dropped{Events: s.droppedEvents.Load(), Logs: s.droppedLogs.Load()}
+}
+
+// dropNotice returns the envelope of a shared.DroppedEvent for the drops
+// no host was told about yet, or nil. It runs on the events outbox's
+// writer goroutine only.
+func (s *server) dropNotice() []byte {
+	d := s.dropCounts()
+	n := shared.Dropped{Events: d.Events - s.toldEvents, Logs: d.Logs - s.toldLogs}
+	if n.Events == 0 && n.Logs == 0 {
+		return nil
+	}
+	h := wire.Header{Version: s.version, Kind: shared.KindEvent, Type: shared.DroppedEvent.Name()}
+	out, _, err := s.codec.Encode(nil, &h, n)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "worker: cannot encode the drop notice (%d events, %d log records dropped): %v\n", n.Events, n.Logs, err)
+		return nil
+	}
+	s.toldEvents, s.toldLogs = d.Events, d.Logs
+	return out
 }
 
 // run waits for hosts and serves them, one at a time, and returns when the

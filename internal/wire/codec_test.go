@@ -72,7 +72,7 @@ func testMessages() []message {
 			payload: echoRequest{Text: "hello\nworld \x00 \"quoted\" <b>&</b> é 日本", N: -3, Tags: []string{"a", "b"}, Attrs: map[string]string{"k": "v"}},
 		},
 		{
-			h:       Header{Version: 1, Kind: shared.KindResult, Type: "echo", ID: "6f1d3c8e-0000-4000-8000-000000000001"},
+			h:       Header{Version: 1, Kind: shared.KindResult, Type: "echo", ID: "6f1d3c8e-0000-4000-8000-000000000001", Events: 20000},
 			payload: echoResult{Text: "hello", At: 1 << 40},
 		},
 		{
@@ -87,7 +87,7 @@ func testMessages() []message {
 			payload: []byte{},
 		},
 		{
-			h:       Header{Version: 1, Kind: shared.KindError, Type: "echo", ID: "4"},
+			h:       Header{Version: 1, Kind: shared.KindError, Type: "echo", ID: "4", Events: 1},
 			payload: &shared.RemoteError{Message: "open /x: no such file", Code: shared.CodeHandler, Type: "*fs.PathError", Class: "permanent", RetryAfterMillis: 250},
 		},
 		{

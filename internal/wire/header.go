@@ -30,4 +30,8 @@ type Header struct {
 	Deadline int64             `json:"dl,omitempty" msgpack:"dl,omitempty"` // unix nanoseconds
 	Body     Body              `json:"b,omitempty" msgpack:"b,omitempty"`
 	RawLen   int               `json:"n,omitempty" msgpack:"n,omitempty"`
+	// Events is, on a result or error reply, how many events the handler
+	// emitted (on the events stream, with the call's id) before it
+	// returned. The host delivers that many before the call returns.
+	Events int `json:"ec,omitempty" msgpack:"ec,omitempty"`
 }

@@ -49,6 +49,10 @@ func appendJSONHeader(dst []byte, h *Header) []byte {
 		dst = append(dst, `,"n":`...)
 		dst = strconv.AppendInt(dst, int64(h.RawLen), 10)
 	}
+	if h.Events != 0 {
+		dst = append(dst, `,"ec":`...)
+		dst = strconv.AppendInt(dst, int64(h.Events), 10)
+	}
 	return append(dst, '}')
 }
 
@@ -108,6 +112,12 @@ func parseJSONHeader(b []byte, h *Header, intern func([]byte) string) bool {
 				return false
 			}
 			h.RawLen = int(n)
+		case "ec":
+			n, ok := p.int()
+			if !ok || n != int64(int(n)) {
+				return false
+			}
+			h.Events = int(n)
 		case "dl":
 			n, ok := p.int()
 			if !ok {

@@ -62,10 +62,23 @@ var (
 	// ChildEnv returns the handshake variables (ISOLATED_WORKERS_* and the
 	// cookie) that a process the worker starts sees.
 	ChildEnv = shared.NewMessage[string, []string]("child-env")
+
+	// LogMany logs n warn records "flood" (field i) as fast as it can and
+	// returns the worker's drop counts (plugin.Dropped) after the last.
+	LogMany = shared.NewMessage[int, shared.Dropped]("log-many")
+
+	// EmitOnCancel emits Tick -1, waits until its context ends (the host
+	// disconnected), then emits Ticks 0 to n-1 and writes EmitOnCancelDone
+	// to stderr.
+	EmitOnCancel = shared.NewMessage[int, string]("emit-on-cancel")
 )
 
 // HelperStarted is emitted by Stuck with the pid of the helper it started.
 var HelperStarted = shared.NewEvent[int]("helper-started")
+
+// EmitOnCancelDone is the stderr line EmitOnCancel writes when it has
+// emitted its events.
+const EmitOnCancelDone = "testworker: emit-on-cancel emitted its events"
 
 // FailReq asks for an error.
 type FailReq struct {

@@ -37,6 +37,8 @@ func main() {
 		maxRaw      = flag.Int("max-raw", 0, "MaxRawSize (0: default)")
 		stopGrace   = flag.Duration("stop-grace", 0, "StopGrace (0: default)")
 		stderrFile  = flag.String("stderr-file", "", "append what the worker writes to os.Stderr to this file")
+		logBuffer   = flag.Int("log-buffer", 0, "LogBuffer (0: default)")
+		logWait     = flag.Duration("log-wait", 0, "LogWait (0: default)")
 	)
 	flag.Parse()
 	if *stderrFile != "" {
@@ -67,6 +69,8 @@ func main() {
 
 		MaxFrameSize: *maxFrame,
 		MaxRawSize:   *maxRaw,
+		LogBuffer:    *logBuffer,
+		LogWait:      *logWait,
 	}
 	switch *serializer {
 	case "msgpack":
@@ -211,6 +215,26 @@ func handlers() plugin.HandlerSet {
 				}
 			}
 			return found, nil
+		}),
+		plugin.Handle(testproto.LogMany, func(ctx context.Context, n int) (shared.Dropped, error) {
+			log := plugin.Logger(ctx)
+			for i := range n {
+				log.Warn("flood", "i", i)
+			}
+			return plugin.Dropped(ctx), nil
+		}),
+		plugin.Handle(testproto.EmitOnCancel, func(ctx context.Context, n int) (string, error) {
+			if err := plugin.Emit(ctx, testproto.Tick, -1); err != nil { // "started"
+				return "", err
+			}
+			<-ctx.Done()
+			for i := range n {
+				if err := plugin.Emit(ctx, testproto.Tick, i); err != nil {
+					fmt.Fprintf(os.Stderr, "testworker: emit-on-cancel: %v\n", err)
+				}
+			}
+			fmt.Fprintln(os.Stderr, testproto.EmitOnCancelDone)
+			return "emitted", nil
 		}),
 	)
 }
