@@ -37,6 +37,7 @@ func main() {
 		maxRaw      = flag.Int("max-raw", 0, "MaxRawSize (0: default)")
 		stopGrace   = flag.Duration("stop-grace", 0, "StopGrace (0: default)")
 		stderrFile  = flag.String("stderr-file", "", "append what the worker writes to os.Stderr to this file")
+		stderrText  = flag.String("stderr-text", "", "text to write to stderr at start-up, e.g. an hclog JSON record and a plain line")
 	)
 	flag.Parse()
 	if *stderrFile != "" {
@@ -46,6 +47,9 @@ func main() {
 			os.Exit(2)
 		}
 		os.Stderr = f
+	}
+	if *stderrText != "" {
+		fmt.Fprintln(os.Stderr, *stderrText)
 	}
 	for i := range *stdoutSpam {
 		fmt.Printf("testworker stdout line %d: not a handshake\n", i)
