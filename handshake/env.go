@@ -15,6 +15,9 @@ const (
 	EnvProtocolVersions = "ISOLATED_WORKERS_PROTOCOL_VERSIONS" // comma separated, e.g. "1,2"
 	EnvAuthToken        = "ISOLATED_WORKERS_AUTH_TOKEN"
 	EnvReadyFD          = "ISOLATED_WORKERS_READY_FD" // descriptor number of the ready pipe
+	// EnvSocketGroup, when set, is the numeric gid the worker gives its
+	// socket, with mode 0660 instead of 0600 (host.UnixSocketConfig.Group).
+	EnvSocketGroup = "ISOLATED_WORKERS_SOCKET_GROUP"
 )
 
 // ErrNotLaunchedByHost: the magic cookie is missing or wrong, so the binary
@@ -28,6 +31,9 @@ type Env struct {
 	ProtocolVersions []int
 	AuthToken        string
 	ReadyFD          int
+	// SocketGroup is the decimal gid to chown the socket to, group
+	// read-write (0660); "" keeps it 0600 and the worker's own group.
+	SocketGroup string
 }
 
 // Encode returns the variables as KEY=VALUE pairs, the cookie first.
@@ -36,7 +42,7 @@ func (e Env) Encode(c Config) []string {
 	for i, v := range e.ProtocolVersions {
 		vs[i] = strconv.Itoa(v)
 	}
-	return []string{
+	env := []string{
 		c.MagicCookieKey + "=" + c.MagicCookieValue,
 		EnvSocketPath + "=" + e.SocketPath,
 		EnvSerializer + "=" + e.Serializer,
@@ -44,6 +50,10 @@ func (e Env) Encode(c Config) []string {
 		EnvAuthToken + "=" + e.AuthToken,
 		EnvReadyFD + "=" + strconv.Itoa(e.ReadyFD),
 	}
+	if e.SocketGroup != "" {
+		env = append(env, EnvSocketGroup+"="+e.SocketGroup)
+	}
+	return env
 }
 
 // ParseEnv reads the contract from getenv (os.Getenv in a worker). A
@@ -76,6 +86,12 @@ func ParseEnv(c Config, getenv func(string) string) (Env, error) {
 		return Env{}, fmt.Errorf("handshake: %s=%q is not a descriptor number of 3 or more", EnvReadyFD, getenv(EnvReadyFD))
 	}
 	e.ReadyFD = fd
+	if g := getenv(EnvSocketGroup); g != "" {
+		if gid, err := strconv.Atoi(g); err != nil || gid < 0 {
+			return Env{}, fmt.Errorf("handshake: %s=%q is not a gid", EnvSocketGroup, g)
+		}
+		e.SocketGroup = g
+	}
 	return e, nil
 }
 
@@ -86,7 +102,7 @@ func UnsetEnv(c Config) {
 	if c.MagicCookieKey != "" {
 		os.Unsetenv(c.MagicCookieKey)
 	}
-	for _, k := range []string{EnvSocketPath, EnvSerializer, EnvProtocolVersions, EnvAuthToken, EnvReadyFD} {
+	for _, k := range []string{EnvSocketPath, EnvSerializer, EnvProtocolVersions, EnvAuthToken, EnvReadyFD, EnvSocketGroup} {
 		os.Unsetenv(k)
 	}
 }

@@ -55,6 +55,7 @@ func TestEnvRoundTrip(t *testing.T) {
 		{SocketPath: "/tmp/iw-1/s", Serializer: "json", ProtocolVersions: []int{1}, AuthToken: "a", ReadyFD: 3},
 		{SocketPath: "/var/folders/x y/iw-2/s", Serializer: "msgpack", ProtocolVersions: []int{1, 2, 7}, AuthToken: strings.Repeat("f", 64), ReadyFD: 9},
 		{SocketPath: "s=with=equals", Serializer: "my,serializer", ProtocolVersions: []int{2, 1}, AuthToken: "t=k", ReadyFD: 1000},
+		{SocketPath: "/run/iw-3/s", Serializer: "json", ProtocolVersions: []int{1}, AuthToken: "g", ReadyFD: 3, SocketGroup: "1000"},
 	}
 	for _, want := range envs {
 		got, err := handshake.ParseEnv(testConfig, environ(want.Encode(testConfig)))
@@ -84,6 +85,16 @@ func TestParseEnv(t *testing.T) {
 			name:   "versions with spaces and duplicates",
 			change: map[string]string{handshake.EnvProtocolVersions: " 2, 1 ,2"},
 			want:   handshake.Env{SocketPath: "/tmp/iw-123/s", Serializer: "json", ProtocolVersions: []int{2, 1, 2}, AuthToken: "0123abcd", ReadyFD: 3},
+		},
+		{
+			name:   "socket group",
+			change: map[string]string{handshake.EnvSocketGroup: "0"},
+			want:   handshake.Env{SocketPath: "/tmp/iw-123/s", Serializer: "json", ProtocolVersions: []int{1, 2}, AuthToken: "0123abcd", ReadyFD: 3, SocketGroup: "0"},
+		},
+		{
+			name:    "socket group not a gid",
+			change:  map[string]string{handshake.EnvSocketGroup: "staff"},
+			wantErr: `handshake: ISOLATED_WORKERS_SOCKET_GROUP="staff" is not a gid`,
 		},
 		{
 			name:    "missing cookie",

@@ -76,6 +76,9 @@ func ReadReattachConfig(path string) (ReattachConfig, error) {
 // signalled on the config's word alone.
 func Attach(ctx context.Context, rc ReattachConfig, cfg Config) (*Worker, error) {
 	cfg.Cmd = nil
+	if cfg.SecureConfig != nil {
+		return nil, errors.New("host: Attach with a SecureConfig: an attached worker is already running and its executable cannot be verified; clear SecureConfig to attach")
+	}
 	if cfg.Name == "" {
 		cfg.Name = rc.Name
 	}

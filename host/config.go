@@ -103,6 +103,17 @@ type Config struct {
 	// Status receives the status events (shared/status) the worker emits,
 	// for example a *status.Hub.
 	Status status.Publisher
+	// SecureConfig, when set, makes Start refuse to run a worker executable
+	// whose checksum differs (a *ChecksumError). See SecureConfig for what
+	// it does and does not protect against. Attach refuses it.
+	SecureConfig *SecureConfig
+	// UnixSocket places the private socket directory (default: in
+	// os.TempDir(), falling back to /tmp) and can give it to a group.
+	UnixSocket UnixSocketConfig
+	// Runner, when set, rewrites the worker's command just before Start
+	// starts it, to run the worker under a wrapper or a sandbox. See Runner
+	// for what it must preserve. Ignored by Attach.
+	Runner Runner
 }
 
 func (c *Config) setDefaults() {
@@ -158,5 +169,10 @@ func (c Config) Validate() error {
 	if c.MaxFrameSize < 0 || c.MaxRawSize < 0 {
 		return errors.New("host: MaxFrameSize and MaxRawSize must not be negative")
 	}
-	return nil
+	if c.SecureConfig != nil {
+		if err := c.SecureConfig.Validate(); err != nil {
+			return err
+		}
+	}
+	return c.UnixSocket.Validate()
 }

@@ -2,6 +2,8 @@ package host_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log"
@@ -142,4 +144,50 @@ func ExampleWorker_Shutdown() {
 	// shutdown: <nil>
 	// pending call: resize done <nil>
 	// after shutdown: true
+}
+
+// A Group closes every worker a program started, on one Close: go-plugin's
+// CleanupClients, without package-level state.
+func ExampleGroup() {
+	ctx := context.Background()
+	g := host.NewGroup()
+	defer g.Close() // closes all of them, concurrently
+	for _, name := range []string{"./resize", "./thumbnail"} {
+		if _, err := g.Start(ctx, host.Config{Cmd: exec.Command(name), Handshake: Handshake}); err != nil {
+			log.Fatal(err)
+		}
+	}
+	fmt.Println(len(g.Workers()), "workers")
+}
+
+// SecureConfig refuses to start a worker executable whose checksum is not
+// the expected one.
+func ExampleSecureConfig() {
+	sum, _ := hex.DecodeString("9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08") // from a trusted manifest
+	w, err := host.Start(context.Background(), host.Config{
+		Cmd:          exec.Command("./worker"),
+		Handshake:    Handshake,
+		SecureConfig: &host.SecureConfig{Checksum: sum, Hash: sha256.New},
+	})
+	if errors.Is(err, host.ErrChecksumMismatch) {
+		log.Fatalf("worker binary was modified: %v", err)
+	}
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer w.Close()
+}
+
+// Wrap runs the worker under a wrapper command that keeps its environment
+// and descriptors, here at a lower CPU priority.
+func ExampleWrap() {
+	w, err := host.Start(context.Background(), host.Config{
+		Cmd:       exec.Command("./worker"),
+		Handshake: Handshake,
+		Runner:    host.Wrap("nice", "-n", "10"),
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer w.Close()
 }

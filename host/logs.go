@@ -16,7 +16,9 @@ import (
 )
 
 // logLine returns a function that logs one line of the worker's stdout or
-// stderr into the worker's sub-logger.
+// stderr into the worker's sub-logger, at level. A whole stderr line that
+// is an hclog JSON record (it has an @level or an @message) is logged at
+// the record's level, with its message, module and fields.
 func (w *Worker) logLine(stream string, level hclog.Level) func([]byte, bool) {
 	return func(line []byte, partial bool) {
 		if len(line) == 0 {
@@ -25,6 +27,16 @@ func (w *Worker) logLine(stream string, level hclog.Level) func([]byte, bool) {
 		if partial {
 			w.wlog.Log(level, string(line), "stream", stream, "partial", true)
 			return
+		}
+		if stream == "stderr" && line[0] == '{' {
+			// A worker (or a library in it) that logs with hclog's
+			// JSONFormat to stderr: log the record at its own level,
+			// with its fields, as go-plugin does.
+			if r, ok := parseRecord(line); ok && r.hclog {
+				r.args = append(r.args, "stream", stream)
+				r.log(w.wlog)
+				return
+			}
 		}
 		w.wlog.Log(level, string(line), "stream", stream)
 	}
@@ -128,22 +140,45 @@ func jsonStringPrefix(p []byte) ([]byte, bool) {
 // JSON record is logged as it is.
 func (w *Worker) logRecord(line []byte) {
 	line = bytes.TrimRight(line, "\r\n")
-	var rec map[string]any
-	dec := json.NewDecoder(bytes.NewReader(line))
-	dec.UseNumber() // integers stay exact: a 64-bit id is not rounded to a float
-	if err := dec.Decode(&rec); err != nil || dec.More() {
+	rec, ok := parseRecord(line)
+	if !ok {
 		w.wlog.Info(string(line))
 		return
 	}
-	level := hclog.LevelFromString(str(rec["@level"]))
-	if level == hclog.NoLevel {
-		level = hclog.Info
+	rec.log(w.wlog)
+}
+
+// record is one hclog JSON record a worker wrote, on its log stream or its
+// stderr.
+type record struct {
+	level  hclog.Level
+	module string
+	msg    string
+	hclog  bool  // it has an @level or an @message: hclog wrote it
+	args   []any // the other fields, sorted by key
+}
+
+// parseRecord decodes a line holding one JSON object as an hclog record:
+// its @level (Info when missing or unknown), @module, @message, and its
+// other fields in key order. @caller is dropped; @timestamp is kept as
+// @worker_time when the record is more than a second old (replayed after
+// a reconnect). ok is false for anything but one JSON object.
+func parseRecord(line []byte) (r record, ok bool) {
+	var rec map[string]any
+	dec := json.NewDecoder(bytes.NewReader(line))
+	dec.UseNumber() // integers stay exact: a 64-bit id is not rounded to a float
+	if err := dec.Decode(&rec); err != nil || dec.More() || rec == nil {
+		return record{}, false
 	}
-	msg := str(rec["@message"])
-	logger := w.wlog
-	if m := str(rec["@module"]); m != "" {
-		logger = logger.Named(m)
+	_, hasLevel := rec["@level"]
+	_, hasMessage := rec["@message"]
+	r.hclog = hasLevel || hasMessage
+	r.level = hclog.LevelFromString(str(rec["@level"]))
+	if r.level == hclog.NoLevel {
+		r.level = hclog.Info
 	}
+	r.msg = str(rec["@message"])
+	r.module = str(rec["@module"])
 	delete(rec, "@level")
 	delete(rec, "@message")
 	delete(rec, "@module")
@@ -154,11 +189,19 @@ func (w *Worker) logRecord(line []byte) {
 		}
 	}
 	delete(rec, "@timestamp")
-	args := make([]any, 0, 2*len(rec))
+	r.args = make([]any, 0, 2*len(rec)+2)
 	for _, k := range slices.Sorted(maps.Keys(rec)) {
-		args = append(args, k, rec[k])
+		r.args = append(r.args, k, rec[k])
 	}
-	logger.Log(level, msg, args...)
+	return r, true
+}
+
+// log logs the record into logger (the worker's), under its module.
+func (r record) log(logger hclog.Logger) {
+	if r.module != "" {
+		logger = logger.Named(r.module)
+	}
+	logger.Log(r.level, r.msg, r.args...)
 }
 
 func str(v any) string {

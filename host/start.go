@@ -49,7 +49,11 @@ func (w *Worker) start(ctx context.Context) (err error) {
 		fmt.Errorf("worker not ready after %v (StartupTimeout)", w.cfg.StartupTimeout))
 	defer cancel()
 
-	if w.dir, w.socketPath, err = socketDir(); err != nil {
+	if err := w.verifyExecutable(); err != nil {
+		return err
+	}
+	socketGID := -1
+	if w.dir, w.socketPath, socketGID, err = w.cfg.UnixSocket.socketDir(); err != nil {
 		return err
 	}
 	defer func() {
@@ -77,6 +81,7 @@ func (w *Worker) start(ctx context.Context) (err error) {
 		ProtocolVersions: w.cfg.Handshake.Versions(),
 		AuthToken:        w.token,
 		ReadyFD:          3 + len(cmd.ExtraFiles),
+		SocketGroup:      gidString(socketGID),
 	}.Encode(w.cfg.Handshake)...)
 	cmd.ExtraFiles = append(cmd.ExtraFiles, readyW)
 	if cmd.SysProcAttr == nil {
@@ -105,7 +110,9 @@ func (w *Worker) start(ctx context.Context) (err error) {
 			cmd.WaitDelay = w.cfg.GracePeriod // a grandchild holding a caller's stdin must not hang Wait
 		}
 	}
-	err = cmd.Start()
+	if err = w.runCommand(cmd); err == nil {
+		err = cmd.Start()
+	}
 	readyW.Close()
 	for _, c := range closeAfterStart {
 		c.Close()
@@ -240,26 +247,6 @@ func (w *Worker) detachStdio(p *process, closers *[]io.Closer) error {
 		c.Stderr = f
 	}
 	return nil
-}
-
-// socketDir creates a private directory (0700) and a socket path in it that
-// fits sun_path, falling back to /tmp when TMPDIR is too deep.
-func socketDir() (dir, path string, err error) {
-	var tried []string
-	for _, base := range []string{os.TempDir(), "/tmp"} {
-		dir, err := os.MkdirTemp(base, "iw-")
-		if err != nil {
-			tried = append(tried, fmt.Sprintf("%s: %v", base, err))
-			continue
-		}
-		path := filepath.Join(dir, "s")
-		if len(path) <= maxSocketPath {
-			return dir, path, nil
-		}
-		os.Remove(dir)
-		tried = append(tried, fmt.Sprintf("%s: socket path %q is %d bytes, limit %d", base, path, len(path), maxSocketPath))
-	}
-	return "", "", fmt.Errorf("no directory for the worker socket: %v; set TMPDIR to a shorter path", tried)
 }
 
 func randomToken() string {

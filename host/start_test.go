@@ -8,7 +8,7 @@ import (
 )
 
 func TestSocketDir(t *testing.T) {
-	dir, path, err := socketDir()
+	dir, path, _, err := UnixSocketConfig{}.socketDir()
 	if err != nil {
 		t.Fatalf("socketDir() = %v", err)
 	}
@@ -32,12 +32,12 @@ func TestSocketDir(t *testing.T) {
 }
 
 func TestSocketDirUnique(t *testing.T) {
-	a, _, err := socketDir()
+	a, _, _, err := UnixSocketConfig{}.socketDir()
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(a) })
-	b, _, err := socketDir()
+	b, _, _, err := UnixSocketConfig{}.socketDir()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +57,7 @@ func TestSocketDirDeepTMPDIR(t *testing.T) {
 	}
 	t.Setenv("TMPDIR", deep)
 
-	dir, path, err := socketDir()
+	dir, path, _, err := UnixSocketConfig{}.socketDir()
 	if err != nil {
 		t.Fatalf("socketDir() with TMPDIR=%s = %v, want a fallback to /tmp", deep, err)
 	}

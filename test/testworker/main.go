@@ -39,6 +39,7 @@ func main() {
 		stderrFile  = flag.String("stderr-file", "", "append what the worker writes to os.Stderr to this file")
 		logBuffer   = flag.Int("log-buffer", 0, "LogBuffer (0: default)")
 		logWait     = flag.Duration("log-wait", 0, "LogWait (0: default)")
+		stderrText  = flag.String("stderr-text", "", "text to write to stderr at start-up, e.g. an hclog JSON record and a plain line")
 	)
 	flag.Parse()
 	if *stderrFile != "" {
@@ -48,6 +49,9 @@ func main() {
 			os.Exit(2)
 		}
 		os.Stderr = f
+	}
+	if *stderrText != "" {
+		fmt.Fprintln(os.Stderr, *stderrText)
 	}
 	for i := range *stdoutSpam {
 		fmt.Printf("testworker stdout line %d: not a handshake\n", i)
