@@ -81,27 +81,52 @@ func (cl *call) decode(h *wire.Header, body []byte) reply {
 // ctx ends or the connection fails while it waits, Call returns an error
 // matching ErrEventsPending and the cause; the events that arrive later are
 // still delivered.
+//
+// # Middleware
+//
+// Incoming middleware sees every call's end exactly once: each middleware
+// that saw a call's request (Outgoing) sees its end (Incoming), on the
+// goroutine of the call, before Call returns. A result has Kind
+// shared.KindResult and the decoded result as Payload. An error has Kind
+// shared.KindError and as Payload a *shared.RemoteError for the worker's
+// error reply, or else the local error the call failed with (a passed
+// deadline or a cancellation, ErrConnectionLost, an *ExitError,
+// ErrEventsPending, shared.ErrFrameTooLarge, an outgoing
+// *shared.MiddlewareError, ...); Headers are the reply's, nil for a local
+// error. When an outgoing middleware fails the request, the middleware
+// before it and the failing one see the error; those after it saw nothing
+// and see nothing. A call whose context had ended before it started runs no
+// middleware.
+//
+// An incoming middleware may replace a result (with a value of the same
+// type) or fail it: Call then returns the middleware's error. It cannot
+// hide a failed call's error: changes to an error's Payload are ignored,
+// and a middleware's error is added to the call's error, so that errors.Is
+// and errors.As find both the call's own error and the
+// *shared.MiddlewareError.
 func Call[Req, Res any](ctx context.Context, w *Worker, m shared.Message[Req, Res], req Req) (Res, error) {
 	var res Res
 	timeout, ok := m.Timeout()
 	if !ok {
 		timeout = w.cfg.CallTimeout
 	}
-	txID, headers, err := w.roundTrip(ctx, m.Name(), timeout, req, &res)
-	if w.mw != nil {
+	var ran shared.Middleware // the middleware that saw the request
+	txID, headers, err := w.roundTrip(ctx, m.Name(), timeout, req, &res, &ran)
+	if ran != nil {
 		msg := shared.AnyMessage{Kind: shared.KindResult, Type: m.Name(), TxID: txID, Headers: headers, Payload: res}
-		var re *shared.RemoteError
-		if errors.As(err, &re) {
-			msg.Kind, msg.Payload = shared.KindError, re
+		if err != nil {
+			// The worker's *shared.RemoteError, or the local error.
+			msg.Kind, msg.Payload = shared.KindError, err
 		}
-		if err == nil || msg.Kind == shared.KindError {
-			if mwErr := w.mw(ctx, shared.Incoming, &msg); mwErr != nil {
-				var zero Res
-				return zero, fmt.Errorf("call %q on worker %q: %w", m.Name(), w.cfg.Name, mwErr)
-			}
-			if err == nil {
-				res, _ = msg.Payload.(Res)
-			}
+		mwErr := ran(ctx, shared.Incoming, &msg)
+		switch {
+		case mwErr != nil && err == nil:
+			var zero Res
+			return zero, fmt.Errorf("call %q on worker %q: %w", m.Name(), w.cfg.Name, mwErr)
+		case mwErr != nil:
+			err = fmt.Errorf("%w; %w", err, mwErr)
+		case err == nil:
+			res, _ = msg.Payload.(Res)
 		}
 	}
 	if err != nil {
@@ -111,9 +136,22 @@ func Call[Req, Res any](ctx context.Context, w *Worker, m shared.Message[Req, Re
 	return res, nil
 }
 
+// ranBefore returns the middleware that saw a request whose outgoing chain
+// failed with err: the chain up to and including the middleware that
+// failed. It is built only when a request is refused.
+func (w *Worker) ranBefore(err error) shared.Middleware {
+	var me *shared.MiddlewareError
+	if errors.As(err, &me) && me.Direction == shared.Outgoing && me.Index >= 0 && me.Index+1 < len(w.cfg.Middleware) {
+		return shared.Chain(w.cfg.Middleware[:me.Index+1])
+	}
+	return w.mw
+}
+
 // roundTrip sends one request and waits for its reply, decoding a result
-// into result.
-func (w *Worker) roundTrip(ctx context.Context, typ string, timeout time.Duration, req, result any) (string, map[string]string, error) {
+// into result. It sets *ran to the middleware that saw the request go out,
+// which must see the call's end: the chain, or the part of it up to the
+// middleware that failed the request; nil when none ran.
+func (w *Worker) roundTrip(ctx context.Context, typ string, timeout time.Duration, req, result any, ran *shared.Middleware) (string, map[string]string, error) {
 	if timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, timeout)
@@ -130,7 +168,9 @@ func (w *Worker) roundTrip(ctx context.Context, typ string, timeout time.Duratio
 		hd := make(map[string]string, len(msg.Headers)+1)
 		maps.Copy(hd, msg.Headers)
 		msg.Headers = hd
+		*ran = w.mw
 		if err := w.mw(ctx, shared.Outgoing, &msg); err != nil {
+			*ran = w.ranBefore(err)
 			return msg.TxID, nil, err
 		}
 	}

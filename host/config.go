@@ -69,8 +69,9 @@ type Config struct {
 	// LogLevel filters records (default Warn). The worker follows it unless
 	// it sets its own.
 	LogLevel hclog.Level
-	// Middleware sees every request (Outgoing) and reply (Incoming), left to
-	// right.
+	// Middleware sees every request (Outgoing) and every call's end
+	// (Incoming: the reply, or the error a call failed with in the host),
+	// left to right; see Call.
 	Middleware []shared.Middleware
 	// TxIDGenerator gives each call its transaction id (default
 	// shared.UUIDv4).

@@ -12,6 +12,18 @@ import (
 // error; on the worker the host receives it as a RemoteError with code
 // CodeMiddleware.
 //
+// On the host, Incoming sees every call's end exactly once: each
+// middleware that saw a request (Outgoing) sees its call end (Incoming),
+// also when the call fails without a reply. A result has Kind KindResult;
+// a failed call has Kind KindError and as Payload a *RemoteError for the
+// worker's error, the local error otherwise (a passed deadline, a
+// cancellation, a lost connection, an exited worker, a failing outgoing
+// middleware, ...). A middleware cannot hide a failed call's error: its
+// changes to the error Payload are ignored and an error it returns is
+// added to the call's error (see host.Call). So middleware that starts
+// something per request (a span, a timer) can end it on Incoming without
+// a timer of its own.
+//
 // Middleware runs on the goroutine of the call or handler it belongs to and
 // must be safe for concurrent use.
 type Middleware func(ctx context.Context, dir Direction, msg *AnyMessage) error

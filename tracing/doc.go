@@ -22,14 +22,35 @@
 //	rpc.method                    the message type, e.g. "resize"
 //	isolated_workers.txid         the call's transaction id
 //
+// # Errors
+//
 // A call that fails has status Error with the error's message, an exception
 // event (span.RecordError), and:
 //
-//	error.type                    the RemoteError's code ("handler", "panic",
-//	                              "middleware", ...), or the Go type of a
-//	                              local error such as a passed deadline
+//	error.type                    what failed, see below
 //	isolated_workers.error.class  its class from shared/faults: transient,
 //	                              permanent, system, business or unknown
+//
+// For the worker's error (a *shared.RemoteError) error.type is its code
+// ("handler", "panic", "middleware", "bad_width", ...) and the class is
+// the one it carries. host.Call runs the incoming middleware for every
+// call, also one that fails in the host without a reply; then error.type
+// is, checked in this order:
+//
+//	middleware         a host middleware failed (*shared.MiddlewareError)
+//	events_pending     host.ErrEventsPending: the reply came, not all its events
+//	deadline_exceeded  the call's deadline passed (context.DeadlineExceeded)
+//	canceled           the caller cancelled it (context.Canceled)
+//	worker_exited      the worker exited (*host.ExitError, host.ErrWorkerTerminated)
+//	connection_lost    host.ErrConnectionLost
+//	worker_closed      host.ErrWorkerClosed
+//	shutting_down      host.ErrShuttingDown
+//	disconnected       host.ErrDisconnected
+//	frame_too_large    shared.ErrFrameTooLarge
+//	duplicate_txid     shared.ErrDuplicateTxID
+//
+// or else a code an error in its chain declares (faults.CodeOf), or else
+// its Go type ("*net.OpError"); the class is faults.ClassOf(err).
 //
 // # Order in the chain
 //
@@ -39,19 +60,13 @@
 // replaces the request's traceparent header with its server span's, so a
 // handler that calls [Extract] parents its own spans on the server span.
 //
-// # Calls that end without a reply
+// # When the client span ends
 //
-// host.Call runs incoming middleware only on a reply (a result or a
-// RemoteError). A call that ends without one (its deadline passed, its
-// context was cancelled, the connection was lost or the worker exited)
-// ends its client span [Config.OrphanGrace] after the call's context ended
-// (unless a reply ended it in the meantime), with the time the context
-// ended and its cause (a passed deadline, a cancellation) as the error.
-// host.Call ends the context of a call with a deadline when the call
-// returns, so a lost connection or an exited worker is recorded as
-// "canceled". A call with neither a deadline (its context's, its message's or
-// host.Config.CallTimeout) nor a reply never ends its span: give calls a
-// deadline.
+// The client span ends when the call ends, before host.Call returns: on its
+// reply, or on the error it failed with in the host (a passed deadline, a
+// cancellation, a lost connection, an exited worker), whichever way it
+// ended and whether or not it had a deadline. No span is left open and
+// nothing waits on a timer.
 //
 // # Concurrency
 //

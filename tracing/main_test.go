@@ -10,9 +10,10 @@ import (
 	"go.uber.org/goleak"
 )
 
-// workerBin is the tracing example's worker, built by TestMain: the tests
-// trace calls to a real worker process.
-var workerBin string
+// workerBin is the tracing example's worker and testWorkerBin the
+// library's test worker (test/testworker), built by TestMain: the tests
+// trace calls to real worker processes.
+var workerBin, testWorkerBin string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "iw-tracing-bin-")
@@ -21,12 +22,18 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	workerBin = filepath.Join(dir, "tracing-worker")
-	cmd := exec.Command("go", "build", "-o", workerBin, "github.com/isolated-workers/isolated-workers-go/examples/tracing/worker")
-	cmd.Stderr = os.Stderr
-	if err := cmd.Run(); err != nil {
-		fmt.Fprintf(os.Stderr, "build the tracing worker: %v\n", err)
-		os.RemoveAll(dir)
-		os.Exit(1)
+	testWorkerBin = filepath.Join(dir, "testworker")
+	for bin, pkg := range map[string]string{
+		workerBin:     "github.com/isolated-workers/isolated-workers-go/examples/tracing/worker",
+		testWorkerBin: "github.com/isolated-workers/isolated-workers-go/test/testworker",
+	} {
+		cmd := exec.Command("go", "build", "-o", bin, pkg)
+		cmd.Stderr = os.Stderr
+		if err := cmd.Run(); err != nil {
+			fmt.Fprintf(os.Stderr, "build %s: %v\n", pkg, err)
+			os.RemoveAll(dir)
+			os.Exit(1)
+		}
 	}
 	code := m.Run()
 	if code == 0 {

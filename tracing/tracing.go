@@ -2,10 +2,10 @@ package tracing
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"sync"
-	"time"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -13,15 +13,13 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/isolated-workers/isolated-workers-go/host"
 	"github.com/isolated-workers/isolated-workers-go/shared"
 	"github.com/isolated-workers/isolated-workers-go/shared/faults"
 )
 
 // System is the value of the rpc.system attribute.
 const System = "isolated-workers"
-
-// DefaultOrphanGrace is the default of Config.OrphanGrace.
-const DefaultOrphanGrace = time.Second
 
 // ScopeName is the instrumentation scope of the tracers this package uses.
 const ScopeName = "github.com/isolated-workers/isolated-workers-go/tracing"
@@ -50,13 +48,6 @@ type Config struct {
 	// Service is the rpc.service attribute and the first part of span
 	// names, for example the worker's name. Default: none.
 	Service string
-	// OrphanGrace is how long after a call's context ended the host
-	// middleware waits for the call's reply before it ends the client span
-	// without one (see "Calls that end without a reply"). A call with a
-	// deadline ends its context just before its reply reaches the incoming
-	// middleware, so the grace only has to cover that step. Default
-	// DefaultOrphanGrace (1 s); unused by the worker.
-	OrphanGrace time.Duration
 }
 
 // tracer holds what both sides need.
@@ -64,7 +55,6 @@ type tracer struct {
 	tracer  trace.Tracer
 	prop    propagation.TextMapPropagator
 	service string
-	grace   time.Duration
 }
 
 func newTracer(cfg Config) tracer {
@@ -76,11 +66,7 @@ func newTracer(cfg Config) tracer {
 	if prop == nil {
 		prop = propagation.TraceContext{}
 	}
-	grace := cfg.OrphanGrace
-	if grace <= 0 {
-		grace = DefaultOrphanGrace
-	}
-	return tracer{tracer: tp.Tracer(ScopeName), prop: prop, service: cfg.Service, grace: grace}
+	return tracer{tracer: tp.Tracer(ScopeName), prop: prop, service: cfg.Service}
 }
 
 // start starts the span of one call.
@@ -94,20 +80,21 @@ func (t *tracer) start(ctx context.Context, kind trace.SpanKind, msg *shared.Any
 	return t.tracer.Start(ctx, name, trace.WithSpanKind(kind), trace.WithAttributes(attrs...))
 }
 
-// finish sets the status of a call's span from its reply and ends it.
-func finish(span trace.Span, msg *shared.AnyMessage, opts ...trace.SpanEndOption) {
+// finish sets the status of a call's span from the message that ends the
+// call and ends the span.
+func finish(span trace.Span, msg *shared.AnyMessage) {
 	if msg.Kind == shared.KindError {
-		re, _ := msg.Payload.(*shared.RemoteError)
-		if re == nil {
-			err, _ := msg.Payload.(error)
-			if err == nil {
-				err = fmt.Errorf("error reply with a %T payload", msg.Payload)
-			}
-			re = &shared.RemoteError{Message: err.Error(), Class: string(faults.ClassOf(err))}
+		err, _ := msg.Payload.(error)
+		if err == nil {
+			err = fmt.Errorf("error reply with a %T payload", msg.Payload)
 		}
-		fail(span, re, re.Code, faults.Class(re.Class))
+		if re, ok := err.(*shared.RemoteError); ok {
+			fail(span, re, re.Code, faults.Class(re.Class))
+		} else {
+			fail(span, err, errorType(err), faults.ClassOf(err))
+		}
 	}
-	span.End(opts...)
+	span.End()
 }
 
 // fail records err on span with its type and class.
@@ -121,27 +108,63 @@ func fail(span trace.Span, err error, typ string, class faults.Class) {
 	span.SetStatus(codes.Error, err.Error())
 }
 
+// errorType returns the error.type of a call that failed in the host (see
+// "Errors" in the package doc).
+func errorType(err error) string {
+	var re *shared.RemoteError
+	var me *shared.MiddlewareError
+	switch {
+	case errors.As(err, &re):
+		return re.Code
+	case errors.As(err, &me):
+		return shared.CodeMiddleware
+	}
+	for _, k := range errorTypes {
+		if errors.Is(err, k.err) {
+			return k.typ
+		}
+	}
+	if code := faults.CodeOf(err); code != "" {
+		return code
+	}
+	return fmt.Sprintf("%T", err)
+}
+
+// errorTypes are the error.type values of the errors a call fails with in
+// the host, in the order errorType checks them.
+var errorTypes = []struct {
+	err error
+	typ string
+}{
+	{host.ErrEventsPending, "events_pending"},
+	{context.DeadlineExceeded, shared.CodeDeadline},
+	{context.Canceled, shared.CodeCanceled},
+	{host.ErrWorkerTerminated, "worker_exited"},
+	{host.ErrConnectionLost, "connection_lost"},
+	{host.ErrWorkerClosed, "worker_closed"},
+	{host.ErrShuttingDown, "shutting_down"},
+	{host.ErrDisconnected, "disconnected"},
+	{shared.ErrFrameTooLarge, "frame_too_large"},
+	{shared.ErrDuplicateTxID, "duplicate_txid"},
+}
+
 // Host returns the host middleware: on a request (Outgoing) it starts a
 // client span, a child of the span in the call's context, and injects its
-// context into the request's headers; on the reply (Incoming) it ends the
-// span with the reply's status. Put it first in host.Config.Middleware.
+// context into the request's headers; at the call's end (Incoming, which
+// host.Call runs for every call, also one that fails without a reply) it
+// ends the span with the call's status. Put it first in
+// host.Config.Middleware.
 func Host(cfg Config) shared.Middleware {
-	h := &hostSide{tracer: newTracer(cfg), calls: make(map[string]*clientCall)}
+	h := &hostSide{tracer: newTracer(cfg), calls: make(map[string]trace.Span)}
 	return h.middleware
 }
 
-// hostSide keeps the open client spans by transaction id.
+// hostSide keeps the open client spans by transaction id, from a call's
+// request to its end.
 type hostSide struct {
 	tracer
 	mu    sync.Mutex
-	calls map[string]*clientCall
-}
-
-// clientCall is one call whose reply has not come back yet.
-type clientCall struct {
-	span  trace.Span
-	stop  func() bool // stops the context.AfterFunc
-	grace *time.Timer // set once the call's context ended; guarded by hostSide.mu
+	calls map[string]trace.Span
 }
 
 func (h *hostSide) middleware(ctx context.Context, dir shared.Direction, msg *shared.AnyMessage) error {
@@ -149,9 +172,15 @@ func (h *hostSide) middleware(ctx context.Context, dir shared.Direction, msg *sh
 	case dir == shared.Outgoing && msg.Kind == shared.KindRequest:
 		h.send(ctx, msg)
 	case dir == shared.Incoming && (msg.Kind == shared.KindResult || msg.Kind == shared.KindError):
-		if cc := h.take(msg.TxID, nil); cc != nil {
-			cc.stop()
-			finish(cc.span, msg)
+		if err, _ := msg.Payload.(error); errors.Is(err, shared.ErrDuplicateTxID) {
+			return nil // send ended this call's span; the open one is the first call's
+		}
+		h.mu.Lock()
+		span := h.calls[msg.TxID]
+		delete(h.calls, msg.TxID)
+		h.mu.Unlock()
+		if span != nil {
+			finish(span, msg)
 		}
 	}
 	return nil
@@ -163,7 +192,6 @@ func (h *hostSide) send(ctx context.Context, msg *shared.AnyMessage) {
 		msg.Headers = make(map[string]string, 2)
 	}
 	h.prop.Inject(sctx, propagation.MapCarrier(msg.Headers))
-	cc := &clientCall{span: span}
 	h.mu.Lock()
 	if _, dup := h.calls[msg.TxID]; dup {
 		h.mu.Unlock()
@@ -173,50 +201,8 @@ func (h *hostSide) send(ctx context.Context, msg *shared.AnyMessage) {
 		span.End()
 		return
 	}
-	h.calls[msg.TxID] = cc
-	cc.stop = context.AfterFunc(ctx, func() { h.orphan(ctx, msg.TxID, cc) })
+	h.calls[msg.TxID] = span
 	h.mu.Unlock()
-}
-
-// take removes and returns the open call txID, or nil; when want is not
-// nil, only if it is that call.
-func (h *hostSide) take(txID string, want *clientCall) *clientCall {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	cc := h.calls[txID]
-	if cc == nil || (want != nil && cc != want) {
-		return nil
-	}
-	delete(h.calls, txID)
-	if cc.grace != nil {
-		cc.grace.Stop()
-	}
-	return cc
-}
-
-// orphan runs when the context of an open call ends.
-func (h *hostSide) orphan(ctx context.Context, txID string, cc *clientCall) {
-	at := time.Now()
-	cause := context.Cause(ctx)
-	end := func() {
-		if h.take(txID, cc) == nil {
-			return // its reply ended it
-		}
-		typ := fmt.Sprintf("%T", cause)
-		switch cause {
-		case context.DeadlineExceeded:
-			typ = "deadline_exceeded"
-		case context.Canceled:
-			typ = "canceled"
-		}
-		fail(cc.span, fmt.Errorf("call ended without a reply: %w", cause), typ, faults.ClassOf(cause))
-		cc.span.End(trace.WithTimestamp(at))
-	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.calls[txID] == cc {
-		cc.grace = time.AfterFunc(h.grace, end)
-	}
 }
 
 // Worker returns the worker middleware: on a request (Incoming) it

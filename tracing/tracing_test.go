@@ -21,39 +21,43 @@ import (
 	"github.com/isolated-workers/isolated-workers-go/examples/tracing/protocol"
 	"github.com/isolated-workers/isolated-workers-go/host"
 	"github.com/isolated-workers/isolated-workers-go/shared"
+	"github.com/isolated-workers/isolated-workers-go/test/testproto"
 	"github.com/isolated-workers/isolated-workers-go/tracing"
 )
 
 // traced is a real worker whose spans go to a file, and a host whose spans
-// go to an in-memory exporter.
+// go to an in-memory exporter as they end.
 type traced struct {
 	w         *host.Worker
 	tp        *sdktrace.TracerProvider
 	host      *tracetest.InMemoryExporter
-	ended     chan sdktrace.ReadOnlySpan // every host span, as it ends
 	spansFile string
+}
+
+// newTracedHost returns a traced whose host spans go to an in-memory
+// exporter, synchronously, as each ends.
+func newTracedHost(t *testing.T) *traced {
+	t.Helper()
+	tr := &traced{host: tracetest.NewInMemoryExporter()}
+	tr.tp = sdktrace.NewTracerProvider(sdktrace.WithSyncer(tr.host))
+	t.Cleanup(func() { tr.tp.Shutdown(context.Background()) })
+	return tr
 }
 
 // startTraced starts the tracing example's worker with tracing.Host first in
 // the host's chain.
 func startTraced(t *testing.T, cfg tracing.Config) *traced {
 	t.Helper()
-	tr := &traced{
-		host:      tracetest.NewInMemoryExporter(),
-		ended:     make(chan sdktrace.ReadOnlySpan, 64),
-		spansFile: filepath.Join(t.TempDir(), "worker-spans.json"),
-	}
-	tr.tp = sdktrace.NewTracerProvider(sdktrace.WithSyncer(tr.host), sdktrace.WithSpanProcessor(endNotifier(tr.ended)))
-	t.Cleanup(func() { tr.tp.Shutdown(context.Background()) })
+	tr := newTracedHost(t)
+	tr.spansFile = filepath.Join(t.TempDir(), "worker-spans.json")
 	cfg.TracerProvider = tr.tp
 	cfg.Service = protocol.Service
 	cmd := exec.Command(workerBin)
 	cmd.Env = append(os.Environ(), protocol.TraceFileEnv+"="+tr.spansFile)
 	w, err := host.Start(context.Background(), host.Config{
-		Cmd:         cmd,
-		Handshake:   protocol.Handshake,
-		CallTimeout: time.Minute, // every call's context ends when the call returns
-		Middleware:  []shared.Middleware{tracing.Host(cfg)},
+		Cmd:        cmd,
+		Handshake:  protocol.Handshake,
+		Middleware: []shared.Middleware{tracing.Host(cfg)},
 	})
 	if err != nil {
 		t.Fatalf("host.Start(%s): %v", workerBin, err)
@@ -62,19 +66,6 @@ func startTraced(t *testing.T, cfg tracing.Config) *traced {
 	tr.w = w
 	return tr
 }
-
-// endNotifier is a span processor that sends each span that ends to ch.
-type endNotifier chan sdktrace.ReadOnlySpan
-
-func (n endNotifier) OnStart(context.Context, sdktrace.ReadWriteSpan) {}
-func (n endNotifier) OnEnd(s sdktrace.ReadOnlySpan) {
-	select {
-	case n <- s:
-	default: // a test that does not read them
-	}
-}
-func (n endNotifier) Shutdown(context.Context) error   { return nil }
-func (n endNotifier) ForceFlush(context.Context) error { return nil }
 
 // spanJSON is a span as the SDK's stdout exporter writes it.
 type spanJSON struct {
@@ -174,7 +165,7 @@ func TestTraceCrossesProcessBoundary(t *testing.T) {
 		t.Errorf("host client span's parent = %s, want the caller's span %s", client.Parent.SpanID(), root.SpanContext().SpanID())
 	}
 	if client.Status.Code != codes.Unset {
-		t.Errorf("host client span status = %v %q, want Unset (a call with a deadline ends its context before the reply reaches the middleware)",
+		t.Errorf("host client span status = %v %q, want Unset",
 			client.Status.Code, client.Status.Description)
 	}
 
@@ -241,38 +232,115 @@ func TestErrorRecordedWithClass(t *testing.T) {
 	}
 }
 
-// TestCallWithoutReplyEndsSpan checks that a call whose deadline passes
-// (host.Call runs no incoming middleware: there is no reply) still ends
-// its client span, with the deadline as its error.
+// TestCallWithoutReplyEndsSpan checks that a call that ends in the host
+// without a reply ends its client span before Call returns, with status
+// Error and the error.type and class of the error the caller got: a passed
+// deadline, a cancellation of a call without deadline, a worker killed in
+// the middle of the call. The calls go to the library's test worker, which
+// can be made to die mid-call; only the host traces.
 func TestCallWithoutReplyEndsSpan(t *testing.T) {
-	tr := startTraced(t, tracing.Config{OrphanGrace: time.Millisecond})
-	_, err := host.Call(context.Background(), tr.w, protocol.Wait.WithTimeout(20*time.Millisecond), struct{}{})
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("Call(Wait) = %v, want DeadlineExceeded", err)
+	tests := []struct {
+		name      string
+		method    string
+		call      func(w *host.Worker, ctx context.Context, started <-chan string) error
+		isErr     func(error) bool
+		wantType  string
+		wantClass string
+	}{
+		{
+			name:   "deadline",
+			method: "sleep",
+			call: func(w *host.Worker, ctx context.Context, _ <-chan string) error {
+				_, err := host.Call(ctx, w, testproto.Sleep.WithTimeout(20*time.Millisecond), 60_000)
+				return err
+			},
+			isErr:     func(err error) bool { return errors.Is(err, context.DeadlineExceeded) },
+			wantType:  "deadline_exceeded",
+			wantClass: "transient",
+		},
+		{
+			name:   "cancelled, no deadline",
+			method: "sleep",
+			call: func(w *host.Worker, ctx context.Context, started <-chan string) error {
+				ctx, cancel := context.WithCancel(ctx)
+				defer cancel()
+				go func() {
+					// Cancel once the handler runs; bounded, so that a
+					// worker that never starts it fails the test, not
+					// hangs it.
+					select {
+					case <-started:
+					case <-time.After(30 * time.Second):
+					}
+					cancel()
+				}()
+				_, err := host.Call(ctx, w, testproto.Sleep, 60_000)
+				return err
+			},
+			isErr:     func(err error) bool { return errors.Is(err, context.Canceled) },
+			wantType:  "canceled",
+			wantClass: "permanent",
+		},
+		{
+			name:   "worker killed mid-call",
+			method: "kill-self",
+			call: func(w *host.Worker, ctx context.Context, _ <-chan string) error {
+				_, err := host.Call(ctx, w, testproto.Kill, "")
+				return err
+			},
+			isErr: func(err error) bool {
+				var ee *host.ExitError
+				return errors.As(err, &ee)
+			},
+			wantType:  "worker_exited",
+			wantClass: "unknown",
+		},
 	}
-	// Bounded: a span that is never ended fails the test, not hangs it.
-	bound := time.NewTimer(30 * time.Second)
-	defer bound.Stop()
-	var client sdktrace.ReadOnlySpan
-	for client == nil {
-		select {
-		case s := <-tr.ended:
-			if s.SpanKind() == trace.SpanKindClient && s.Name() == protocol.Service+"/wait" {
-				client = s
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tr := newTracedHost(t)
+			started := make(chan string, 1)
+			w, err := host.Start(context.Background(), host.Config{
+				Cmd:       exec.Command(testWorkerBin),
+				Handshake: testproto.Handshake,
+				// No CallTimeout: a call has only the deadline it is given.
+				Middleware: []shared.Middleware{tracing.Host(tracing.Config{TracerProvider: tr.tp})},
+				OnEvent: func(ev host.Event) {
+					if id, ok, _ := host.DecodeEvent(ev, testproto.Started); ok {
+						select {
+						case started <- id:
+						default:
+						}
+					}
+				},
+			})
+			if err != nil {
+				t.Fatalf("host.Start(%s): %v", testWorkerBin, err)
 			}
-		case <-bound.C:
-			t.Fatal("the client span of a call that got no reply was not ended")
-		}
-	}
-	if client.Status().Code != codes.Error {
-		t.Errorf("span status = %v, want Error", client.Status().Code)
-	}
-	attrs := map[attribute.Key]string{}
-	for _, a := range client.Attributes() {
-		attrs[a.Key] = a.Value.Emit()
-	}
-	if attrs["error.type"] != "deadline_exceeded" || attrs["isolated_workers.error.class"] != "transient" {
-		t.Errorf("span error.type, class = %q, %q, want deadline_exceeded, transient", attrs["error.type"], attrs["isolated_workers.error.class"])
+			t.Cleanup(func() { w.Close() })
+
+			err = tt.call(w, context.Background(), started)
+			if !tt.isErr(err) {
+				t.Fatalf("Call(%s) = %v, want a %s error", tt.method, err, tt.wantType)
+			}
+			// The exporter is synchronous: the span is there once it ended.
+			spans := tr.host.GetSpans()
+			if len(spans) != 1 {
+				t.Fatalf("Call(%s) returned with %d ended host spans, want its client span ended", tt.method, len(spans))
+			}
+			client := findHostSpan(t, spans, tt.method, trace.SpanKindClient)
+			if client.Status.Code != codes.Error || client.Status.Description == "" || !strings.Contains(err.Error(), client.Status.Description) {
+				t.Errorf("span status = %v %q, want Error with the call's error %q", client.Status.Code, client.Status.Description, err)
+			}
+			for _, a := range []struct {
+				key  attribute.Key
+				want string
+			}{{tracing.ErrorTypeKey, tt.wantType}, {tracing.ErrorClassKey, tt.wantClass}} {
+				if got := hostAttr(client, a.key); got != a.want {
+					t.Errorf("span %s = %q, want %q", a.key, got, a.want)
+				}
+			}
+		})
 	}
 }
 

@@ -37,6 +37,7 @@ func TestExamplesRunToCompletion(t *testing.T) {
 		{"reattach", nil},
 		{"reconnect", nil},
 		{"logging", nil},
+		{"tracing", nil},
 	}
 	passed := regexp.MustCompile(`(?m)^all [1-9]\d* checks passed$`)
 	for _, ex := range examples {
