@@ -86,6 +86,8 @@ type hostConn struct {
 
 	mu        sync.Mutex
 	running   map[string]runningCall
+	drained   chan struct{}      // set by drain (the worker is stopping); closed when running empties
+	drainDone bool               // drained is closed
 	opened    map[string]bool    // the streams the host has opened, by name
 	handlers  sync.WaitGroup     // handler goroutines, busy or idle
 	turn      chan *frame.Reader // hands a stream's reader to an idle handler goroutine

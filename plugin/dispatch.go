@@ -42,8 +42,10 @@ func (c *hostConn) prepare(h *wire.Header, body []byte) (t task, ok bool) {
 	// mutex. serve cancels everything in running when the connection ends.
 	ctx, cancel := context.WithCancel(c.reqParent)
 	c.mu.Lock()
-	if c.ctx.Err() != nil {
-		cancel() // the connection ended and serve has swept running already
+	if c.ctx.Err() != nil || c.drained != nil {
+		// The connection ended and serve has swept running already, or the
+		// worker is stopping: the handler starts cancelled.
+		cancel()
 	}
 	if _, dup := c.running[h.ID]; dup {
 		c.mu.Unlock()
@@ -196,6 +198,10 @@ func (c *hostConn) handle(ctx context.Context, cancel context.CancelFunc, hd *Ha
 	defer func() {
 		c.mu.Lock()
 		delete(c.running, h.ID)
+		if c.drained != nil && len(c.running) == 0 && !c.drainDone {
+			c.drainDone = true
+			close(c.drained)
+		}
 		c.mu.Unlock()
 		cancel()
 	}()
@@ -310,9 +316,13 @@ func (c *hostConn) send(h *wire.Header, payload any) {
 		ready, w = c.bulkReady, &c.bulk
 	}
 	select {
-	case <-ready:
-	case <-c.ctx.Done():
-		return
+	case <-ready: // checked first: a stream that is ready takes the reply even while the connection ends
+	default:
+		select {
+		case <-ready:
+		case <-c.ctx.Done():
+			return
+		}
 	}
 	err = (*w).Write(out, raw)
 	if err != nil && c.ctx.Err() == nil {
@@ -344,5 +354,33 @@ func (c *hostConn) sendLastResort(h *wire.Header) {
 	}
 	if err := c.calls.Write(out); err != nil && c.ctx.Err() == nil {
 		c.s.logger.Debug("reply not delivered", "type", h.Type, "txid", h.ID, "error", err)
+	}
+}
+
+// drain cancels the running handlers and waits until they have returned
+// and sent their replies, or until expired fires; it reports whether they
+// all did. Requests that arrive meanwhile start cancelled. The connection
+// stays open, so replies still reach the host and, when handlers ignore
+// their context, the host sees the connection end only when the worker
+// exits (and so gets its exit status).
+func (c *hostConn) drain(expired <-chan time.Time) bool {
+	c.mu.Lock()
+	if c.drained == nil {
+		c.drained = make(chan struct{})
+		if len(c.running) == 0 {
+			c.drainDone = true
+			close(c.drained)
+		}
+	}
+	for _, rc := range c.running {
+		rc.cancel()
+	}
+	drained := c.drained
+	c.mu.Unlock()
+	select {
+	case <-drained:
+		return true
+	case <-expired:
+		return false
 	}
 }

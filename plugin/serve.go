@@ -490,30 +490,51 @@ func (s *server) stop() error {
 	s.mu.Lock()
 	c := s.active
 	s.mu.Unlock()
+	grace := time.NewTimer(s.cfg.StopGrace)
+	defer grace.Stop()
 	if c != nil {
+		// Let the handlers end (and reply) on an open connection; close it
+		// only then, or just before the worker exits with handlers stuck,
+		// so that the host sees the connection end with the worker's exit.
+		if !c.drain(grace.C) {
+			err := s.stuck(c)
+			go s.finish() // ends when the stuck handlers do; Serve exits first
+			return err
+		}
 		c.close()
 	}
 	done := make(chan struct{})
 	go func() {
-		s.wg.Wait()
-		s.refusals.Flush()
-		s.logs.close()
-		s.events.close()
+		s.finish()
 		close(done)
 	}()
-	grace := time.NewTimer(s.cfg.StopGrace)
-	defer grace.Stop()
 	select {
 	case <-done:
 		return nil
 	case <-grace.C:
 	}
-	err := &StuckHandlersError{Grace: s.cfg.StopGrace}
 	s.mu.Lock()
 	c = s.active
 	s.mu.Unlock()
+	return s.stuck(c)
+}
+
+// finish waits for every goroutine the server started, then closes its
+// queues.
+func (s *server) finish() {
+	s.wg.Wait()
+	s.refusals.Flush()
+	s.logs.close()
+	s.events.close()
+}
+
+// stuck reports the handlers of c that still run after StopGrace, and
+// closes c: the worker exits next.
+func (s *server) stuck(c *hostConn) error {
+	err := &StuckHandlersError{Grace: s.cfg.StopGrace}
 	if c != nil {
 		err.Handlers = c.runningHandlers()
+		c.close()
 	}
 	s.logger.Error("handlers ignored their cancelled context", "error", err.Error())
 	return err

@@ -290,25 +290,35 @@ func TestDropsWhileDisconnectedAreReported(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("no drop notice after reconnecting")
 	}
-	if notice.Events != extra {
-		t.Errorf("notice says %d events dropped, want %d", notice.Events, extra)
+	// At least the events beyond the buffer are dropped; one more may be, if
+	// the handler emitted before the worker saw the host go and the queue
+	// filled then (Emit's context had ended: it gave up, counted). Either
+	// way every event is counted: dropped + delivered == emitted.
+	if notice.Events < extra || notice.Events > extra+1 {
+		t.Errorf("notice says %d events dropped, want %d (or %d)", notice.Events, extra, extra+1)
 	}
-	if got := w.Dropped().Events; got != extra {
-		t.Errorf("Dropped().Events = %d, want %d", got, extra)
+	if got := w.Dropped().Events; got != notice.Events {
+		t.Errorf("Dropped().Events = %d, want the notice's %d", got, notice.Events)
 	}
-	if rec := sink.find("worker dropped " + strconv.Itoa(extra) + " events"); rec == nil || rec["@level"] != "warn" {
-		t.Errorf("host log has no warning naming the %d dropped events; got %v", extra, rec)
+	if rec := sink.find("worker dropped " + strconv.FormatUint(notice.Events, 10) + " events"); rec == nil || rec["@level"] != "warn" {
+		t.Errorf("host log has no warning naming the %d dropped events; got %v", notice.Events, rec)
 	}
-	// The newest buffer events follow, in order.
-	for want := extra; want < buffer+extra; want++ {
+	// The rest follow, in order, ending with the newest: none is lost
+	// uncounted.
+	last := -1
+	for n := int(notice.Events); n < buffer+extra; n++ {
 		select {
 		case v := <-ticks:
-			if v != want {
-				t.Fatalf("event after the notice = %d, want %d (the oldest are dropped)", v, want)
+			if v <= last {
+				t.Fatalf("event after the notice = %d after %d, want them in order", v, last)
 			}
+			last = v
 		case <-ctx.Done():
-			t.Fatalf("event %d never arrived", want)
+			t.Fatalf("%d events dropped and only %d of the other %d delivered", notice.Events, n-int(notice.Events), buffer+extra-int(notice.Events))
 		}
+	}
+	if last != buffer+extra-1 {
+		t.Errorf("last event delivered = %d, want the newest, %d", last, buffer+extra-1)
 	}
 }
 
