@@ -101,7 +101,7 @@ type Config struct {
 	// worker's drop notices (shared.DroppedEvent; see Worker.Dropped).
 	OnEvent func(Event)
 	// Status receives the status events (shared/status) the worker emits,
-	// for example a *status.Hub.
+	// for example a *statushub.Hub (package host/statushub).
 	Status status.Publisher
 }
 
