@@ -102,7 +102,7 @@ type Config struct {
 	// worker's drop notices (shared.DroppedEvent; see Worker.Dropped).
 	OnEvent func(Event)
 	// Status receives the status events (shared/status) the worker emits,
-	// for example a *status.Hub.
+	// for example a *statushub.Hub (package host/statushub).
 	Status status.Publisher
 	// SecureConfig, when set, makes Start refuse to run a worker executable
 	// whose checksum differs (a *ChecksumError). See SecureConfig for what

@@ -7,7 +7,7 @@
 # exits non-zero with a message on stderr saying what to do.
 #
 # Run by `make test` (target test-unit) before `go test`, which sets
-# IW_BROWSER_TESTS=1: the browser tests (shared/status TestPageInBrowser,
+# IW_BROWSER_TESTS=1: the browser tests (host/statushub TestPageInBrowser,
 # test/e2e TestStatusPageShowsJobsInBrowser) then fail, not skip, without
 # Chromium. `go test` itself never installs anything.
 set -eu

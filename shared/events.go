@@ -3,7 +3,7 @@ package shared
 import "github.com/isolated-workers/isolated-workers-go/shared/status"
 
 // StatusEvent carries job status events from a worker to its host, where
-// host.Config.Status (for example a *status.Hub) receives them.
+// host.Config.Status (for example a *statushub.Hub, package host/statushub) receives them.
 var StatusEvent = NewEvent[status.Event]("iw.status")
 
 // Dropped is the payload of DroppedEvent: how many events and log records a

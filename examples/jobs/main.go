@@ -39,6 +39,7 @@ import (
 	"github.com/isolated-workers/isolated-workers-go/examples/internal/check"
 	"github.com/isolated-workers/isolated-workers-go/examples/jobs/protocol"
 	"github.com/isolated-workers/isolated-workers-go/host"
+	"github.com/isolated-workers/isolated-workers-go/host/statushub"
 	"github.com/isolated-workers/isolated-workers-go/shared"
 	"github.com/isolated-workers/isolated-workers-go/shared/action"
 	"github.com/isolated-workers/isolated-workers-go/shared/faults"
@@ -77,18 +78,18 @@ func run(ctx context.Context, c *check.Checker, workerPath string, nWorkers, nJo
 
 	// The hub fans status events out to WebSocket clients; it never blocks
 	// the jobs.
-	hub, err := status.NewHub(status.HubConfig{Logger: logger})
+	hub, err := statushub.NewHub(statushub.HubConfig{Logger: logger})
 	if err != nil {
 		return err
 	}
 	defer hub.Close()
-	ws, err := status.NewHandler(hub, status.HandlerConfig{})
+	ws, err := statushub.NewHandler(hub, statushub.HandlerConfig{})
 	if err != nil {
 		return err
 	}
 	defer ws.Close()
 	mux := http.NewServeMux()
-	mux.Handle("/", status.PageHandler("ws"))
+	mux.Handle("/", statushub.PageHandler("ws"))
 	mux.Handle("/ws", ws)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/isolated-workers/isolated-workers-go/examples/jobs/protocol"
 	"github.com/isolated-workers/isolated-workers-go/host"
+	"github.com/isolated-workers/isolated-workers-go/host/statushub"
 	"github.com/isolated-workers/isolated-workers-go/internal/browser"
 	"github.com/isolated-workers/isolated-workers-go/shared"
 	"github.com/isolated-workers/isolated-workers-go/shared/status"
@@ -24,24 +25,24 @@ import (
 // statusServer is a hub fed by real jobs workers, served over WebSocket and
 // as the status page.
 type statusServer struct {
-	hub     *status.Hub
-	ws      *status.Handler
+	hub     *statushub.Hub
+	ws      *statushub.Handler
 	srv     *httptest.Server
 	workers []*host.Worker
 }
 
-func newStatusServer(t *testing.T, nWorkers int, wsCfg status.HandlerConfig, smallBuffers bool) *statusServer {
+func newStatusServer(t *testing.T, nWorkers int, wsCfg statushub.HandlerConfig, smallBuffers bool) *statusServer {
 	t.Helper()
-	hub, err := status.NewHub(status.HubConfig{})
+	hub, err := statushub.NewHub(statushub.HubConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ws, err := status.NewHandler(hub, wsCfg)
+	ws, err := statushub.NewHandler(hub, wsCfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/", status.PageHandler("ws"))
+	mux.Handle("/", statushub.PageHandler("ws"))
 	mux.Handle("/ws", ws)
 	srv := httptest.NewUnstartedServer(mux)
 	if smallBuffers {
@@ -110,7 +111,7 @@ func dialStatus(t *testing.T, ctx context.Context, s *statusServer) *websocket.C
 }
 
 func TestWorkerStatusEventsReachWebSocketClientInOrder(t *testing.T) {
-	s := newStatusServer(t, 2, status.HandlerConfig{RatePerSecond: 1e6, Burst: 1e6}, false)
+	s := newStatusServer(t, 2, statushub.HandlerConfig{RatePerSecond: 1e6, Burst: 1e6}, false)
 	ctx := ctxT(t)
 	c := dialStatus(t, ctx, s)
 	jobs := []protocol.Job{
@@ -178,7 +179,7 @@ func TestWorkerStatusEventsReachWebSocketClientInOrder(t *testing.T) {
 // once a write to it has waited WriteTimeout, and counted.
 func TestStalledWebSocketClientIsDroppedWhileJobsComplete(t *testing.T) {
 	dropped := make(chan string, 1)
-	s := newStatusServer(t, 2, status.HandlerConfig{
+	s := newStatusServer(t, 2, statushub.HandlerConfig{
 		RatePerSecond: 1e6, Burst: 1e6, WriteTimeout: time.Second,
 		OnDrop: func(_, reason string) { dropped <- reason },
 	}, true)
@@ -220,7 +221,7 @@ func TestStatusPageShowsJobsInBrowser(t *testing.T) {
 	chromium := browser.Require(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	s := newStatusServer(t, 1, status.HandlerConfig{}, false)
+	s := newStatusServer(t, 1, statushub.HandlerConfig{}, false)
 	for _, err := range s.run(ctx, []protocol.Job{{ID: "page-job-0", Input: "w"}}) {
 		if err != nil {
 			t.Fatalf("job before the page loaded: %v", err)

@@ -1,4 +1,4 @@
-package status
+package statushub
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/isolated-workers/isolated-workers-go/shared/status"
 )
 
 // HubConfig configures a Hub. The zero value is valid: every zero field means
@@ -120,7 +122,7 @@ type Hub struct {
 	dropped   atomic.Uint64
 }
 
-var _ Publisher = (*Hub)(nil)
+var _ status.Publisher = (*Hub)(nil)
 
 // NewHub returns a Hub configured by cfg, or an error wrapping
 // ErrInvalidConfig.
@@ -145,7 +147,7 @@ func NewHub(cfg HubConfig) (*Hub, error) {
 //
 // The hub keeps ev, including its Headers map and Data slice, and shares it
 // with all subscribers: do not modify them after Publish.
-func (h *Hub) Publish(ev Event) {
+func (h *Hub) Publish(ev status.Event) {
 	var slow []*Subscription
 	h.mu.Lock()
 	if h.closed {
@@ -262,7 +264,7 @@ func (h *Hub) dropSlow(s *Subscription, reason string) {
 //
 // filter runs on the publisher's goroutine while the hub's lock is held: it
 // must be fast and must not call Hub or Subscription methods.
-func (h *Hub) Subscribe(ctx context.Context, filter func(Event) bool) (*Subscription, error) {
+func (h *Hub) Subscribe(ctx context.Context, filter func(status.Event) bool) (*Subscription, error) {
 	s, _, err := h.subscribe(ctx, filter, nil, false)
 	return s, err
 }
@@ -272,7 +274,7 @@ func (h *Hub) Subscribe(ctx context.Context, filter func(Event) bool) (*Subscrip
 // Subscription methods.
 type sink interface {
 	// put takes one event; it must never block.
-	put(Event)
+	put(status.Event)
 	// ended is called once, when the subscription ends; Err says why.
 	ended()
 }
@@ -282,7 +284,7 @@ type sink interface {
 // the snapshot or delivered to the subscription, never both and never
 // neither. With a non-nil sk, events go to sk instead of a channel, and the
 // hub never drops the subscription as slow: sk bounds itself.
-func (h *Hub) subscribe(ctx context.Context, filter func(Event) bool, sk sink, withSnapshot bool) (*Subscription, []Event, error) {
+func (h *Hub) subscribe(ctx context.Context, filter func(status.Event) bool, sk sink, withSnapshot bool) (*Subscription, []status.Event, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, nil, fmt.Errorf("subscribe to status hub: %w", err)
 	}
@@ -293,10 +295,10 @@ func (h *Hub) subscribe(ctx context.Context, filter func(Event) bool, sk sink, w
 		sink:   sk,
 	}
 	if sk == nil {
-		s.ch = make(chan Event, h.cfg.SubscriberBuffer)
+		s.ch = make(chan status.Event, h.cfg.SubscriberBuffer)
 		s.backlog = newPendingQueue()
 	}
-	var snap []Event
+	var snap []status.Event
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()
@@ -321,7 +323,7 @@ func (h *Hub) subscribe(ctx context.Context, filter func(Event) bool, sk sink, w
 
 // Snapshot returns the latest event of each known job, least recently updated
 // first, at most MaxJobs of them.
-func (h *Hub) Snapshot() []Event {
+func (h *Hub) Snapshot() []status.Event {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.jobs.events()

@@ -1,4 +1,4 @@
-package status_test
+package statushub_test
 
 import (
 	"context"
@@ -12,12 +12,13 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/isolated-workers/isolated-workers-go/host/statushub"
 	"github.com/isolated-workers/isolated-workers-go/shared/status"
 )
 
 // A Hub fans events out to subscribers; Publish never waits for them.
 func ExampleHub() {
-	hub, err := status.NewHub(status.HubConfig{})
+	hub, err := statushub.NewHub(statushub.HubConfig{})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -51,12 +52,12 @@ func ExampleHub() {
 // NewHandler streams the hub's events to WebSocket clients as JSON, one event
 // per message, starting with the snapshot.
 func ExampleNewHandler() {
-	hub, err := status.NewHub(status.HubConfig{})
+	hub, err := statushub.NewHub(statushub.HubConfig{})
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer hub.Close()
-	ws, err := status.NewHandler(hub, status.HandlerConfig{})
+	ws, err := statushub.NewHandler(hub, statushub.HandlerConfig{})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -86,19 +87,19 @@ func ExampleNewHandler() {
 // A host serves the status page next to the WebSocket endpoint. The page
 // path "ws" is relative, so it resolves to /status/ws here.
 func ExamplePageHandler() {
-	hub, err := status.NewHub(status.HubConfig{})
+	hub, err := statushub.NewHub(statushub.HubConfig{})
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer hub.Close()
-	ws, err := status.NewHandler(hub, status.HandlerConfig{})
+	ws, err := statushub.NewHandler(hub, statushub.HandlerConfig{})
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer ws.Close()
 
 	mux := http.NewServeMux()
-	mux.Handle("/status/", status.PageHandler("ws"))
+	mux.Handle("/status/", statushub.PageHandler("ws"))
 	mux.Handle("/status/ws", ws)
 	srv := httptest.NewServer(mux)
 	defer srv.Close()

@@ -1,4 +1,4 @@
-package status
+package statushub
 
 import (
 	"context"
@@ -14,6 +14,8 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/isolated-workers/isolated-workers-go/shared/status"
 )
 
 // HandlerConfig configures the WebSocket endpoint returned by NewHandler. The
@@ -304,7 +306,7 @@ var _ sink = (*client)(nil)
 // job, not per event. If more than maxPending jobs are still waiting the
 // client is given up on: the queue is dropped and the writer ends the
 // connection as slow.
-func (c *client) put(ev Event) {
+func (c *client) put(ev status.Event) {
 	c.mu.Lock()
 	if c.overflow || c.done {
 		c.mu.Unlock()
@@ -396,7 +398,7 @@ func (h *Handler) serve(conn *websocket.Conn, remote string) {
 
 // run writes the snapshot and then live events until the connection must
 // end, and returns why.
-func (h *Handler) run(conn *websocket.Conn, c *client, sub *Subscription, snap []Event, readCtx context.Context) error {
+func (h *Handler) run(conn *websocket.Conn, c *client, sub *Subscription, snap []status.Event, readCtx context.Context) error {
 	for _, ev := range snap {
 		if err := h.write(conn, c, ev); err != nil {
 			return err
@@ -476,7 +478,7 @@ func (h *Handler) flush(conn *websocket.Conn, c *client, bucket *tokenBucket) (t
 // write sends ev as one JSON text message within WriteTimeout. A write that
 // times out is reported as a slowError. An event that cannot be encoded is
 // logged and skipped.
-func (h *Handler) write(conn *websocket.Conn, c *client, ev Event) error {
+func (h *Handler) write(conn *websocket.Conn, c *client, ev status.Event) error {
 	b, err := json.Marshal(ev)
 	if err != nil {
 		// Only invalid Data can fail to encode; one bad event must not cost

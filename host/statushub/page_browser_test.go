@@ -1,4 +1,4 @@
-package status
+package statushub
 
 import (
 	"context"
@@ -8,10 +8,12 @@ import (
 	"testing"
 
 	"github.com/isolated-workers/isolated-workers-go/internal/browser"
+
+	"github.com/isolated-workers/isolated-workers-go/shared/status"
 )
 
 // rowIs is a JavaScript condition: the page's row for job shows status.
-func rowIs(job string, st Status) string {
+func rowIs(job string, st status.Status) string {
 	return fmt.Sprintf(`(function () { var tr = document.querySelector('tr[data-job=%q]'); return !!tr && tr.dataset.status === %q && tr.cells[1].textContent === %q; })()`,
 		job, st, st)
 }
@@ -39,12 +41,12 @@ func TestPageInBrowser(t *testing.T) {
 	})
 
 	// Before the page loads: job-1 is being retried; job-2 has failed.
-	for _, e := range []Event{
-		ev("job-1", Pending, 0),
-		ev("job-1", Processing, 1),
-		{JobID: "job-1", WorkerID: "w1", Status: Retrying, Attempt: 1, Error: "dial tcp: i/o timeout", ErrorClass: "transient"},
-		ev("job-2", Pending, 0),
-		{JobID: "job-2", WorkerID: "w2", Status: Failed, Attempt: 1, Error: "invalid input", ErrorClass: "permanent"},
+	for _, e := range []status.Event{
+		ev("job-1", status.Pending, 0),
+		ev("job-1", status.Processing, 1),
+		{JobID: "job-1", WorkerID: "w1", Status: status.Retrying, Attempt: 1, Error: "dial tcp: i/o timeout", ErrorClass: "transient"},
+		ev("job-2", status.Pending, 0),
+		{JobID: "job-2", WorkerID: "w2", Status: status.Failed, Attempt: 1, Error: "invalid input", ErrorClass: "permanent"},
 	} {
 		hub.Publish(e)
 	}
@@ -60,8 +62,8 @@ func TestPageInBrowser(t *testing.T) {
 	for _, w := range []struct {
 		what, cond string
 	}{
-		{"job-1 RETRYING (snapshot)", rowIs("job-1", Retrying)},
-		{"job-2 FAILED (snapshot)", rowIs("job-2", Failed)},
+		{"job-1 RETRYING (snapshot)", rowIs("job-1", status.Retrying)},
+		{"job-2 FAILED (snapshot)", rowIs("job-2", status.Failed)},
 		{"the WebSocket open", `document.getElementById("conn").dataset.state === "live"`},
 	} {
 		if err := page.WaitFor(ctx, w.what, w.cond); err != nil {
@@ -71,16 +73,16 @@ func TestPageInBrowser(t *testing.T) {
 	waitSubscribers(t, hub, 1) // the page's WebSocket is subscribed: what follows is live
 
 	// After the page loaded and connected: job-1 completes, job-3 appears.
-	hub.Publish(ev("job-1", Processing, 2))
-	hub.Publish(ev("job-1", Completed, 2))
-	hub.Publish(ev("job-3", Processing, 1))
-	hub.Publish(ev("job-3", Completed, 1))
+	hub.Publish(ev("job-1", status.Processing, 2))
+	hub.Publish(ev("job-1", status.Completed, 2))
+	hub.Publish(ev("job-3", status.Processing, 1))
+	hub.Publish(ev("job-3", status.Completed, 1))
 	for _, w := range []struct {
 		what, cond string
 	}{
-		{"job-1 changed to COMPLETED (live)", rowIs("job-1", Completed)},
-		{"job-3 COMPLETED (live)", rowIs("job-3", Completed)},
-		{"job-2 still FAILED", rowIs("job-2", Failed)},
+		{"job-1 changed to COMPLETED (live)", rowIs("job-1", status.Completed)},
+		{"job-3 COMPLETED (live)", rowIs("job-3", status.Completed)},
+		{"job-2 still FAILED", rowIs("job-2", status.Failed)},
 	} {
 		if err := page.WaitFor(ctx, w.what, w.cond); err != nil {
 			t.Error(err)

@@ -1,4 +1,4 @@
-package status
+package statushub
 
 import (
 	"context"
@@ -18,6 +18,8 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/isolated-workers/isolated-workers-go/shared/status"
 )
 
 // guard bounds how long a test waits for something that should happen
@@ -99,25 +101,25 @@ func tryDial(t *testing.T, url string, header http.Header, smallBuffers bool) (*
 }
 
 // readEvent reads one message and decodes it as an Event.
-func readEvent(t *testing.T, c *websocket.Conn) (Event, error) {
+func readEvent(t *testing.T, c *websocket.Conn) (status.Event, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), guard)
 	defer cancel()
 	typ, b, err := c.Read(ctx)
 	if err != nil {
-		return Event{}, err
+		return status.Event{}, err
 	}
 	if typ != websocket.MessageText {
 		t.Fatalf("message type = %v, want text", typ)
 	}
-	var e Event
+	var e status.Event
 	if err := json.Unmarshal(b, &e); err != nil {
 		t.Fatalf("message %q is not an Event: %v", b, err)
 	}
 	return e, nil
 }
 
-func mustReadEvent(t *testing.T, c *websocket.Conn) Event {
+func mustReadEvent(t *testing.T, c *websocket.Conn) status.Event {
 	t.Helper()
 	e, err := readEvent(t, c)
 	if err != nil {
@@ -178,14 +180,14 @@ func TestWebSocketStreamsInOrderPerJob(t *testing.T) {
 	c := dial(t, ts.wsURL, nil, false)
 	waitSubscribers(t, ts.hub, 1)
 
-	var want []Event
+	var want []status.Event
 	for _, job := range []string{"a", "b", "c"} {
-		e := ev(job, Pending, 0)
+		e := ev(job, status.Pending, 0)
 		e.Headers = map[string]string{"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}
 		e.Data = json.RawMessage(`{"n":1}`)
 		want = append(want, e)
 	}
-	for _, st := range []Status{Processing, Retrying, Processing, Completed} {
+	for _, st := range []status.Status{status.Processing, status.Retrying, status.Processing, status.Completed} {
 		for _, job := range []string{"a", "b", "c"} {
 			want = append(want, ev(job, st, 1))
 		}
@@ -194,7 +196,7 @@ func TestWebSocketStreamsInOrderPerJob(t *testing.T) {
 		ts.hub.Publish(e)
 	}
 
-	var got []Event
+	var got []status.Event
 	for range want {
 		got = append(got, mustReadEvent(t, c))
 	}
@@ -310,7 +312,7 @@ func TestWebSocketStalledClientDropped(t *testing.T) {
 	go func() {
 		defer close(published)
 		for i := range n {
-			e := ev(fmt.Sprintf("job-%04d", i), Completed, 1)
+			e := ev(fmt.Sprintf("job-%04d", i), status.Completed, 1)
 			e.Data = payload
 			ts.hub.Publish(e)
 			returned.Add(1)
@@ -357,7 +359,7 @@ func TestWebSocketStalledClientDropped(t *testing.T) {
 	default:
 	}
 	// The healthy client is still served.
-	ts.hub.Publish(ev("after", Completed, 1))
+	ts.hub.Publish(ev("after", status.Completed, 1))
 	if e := mustReadEvent(t, healthy); e.JobID != "after" {
 		t.Errorf("healthy client's next event is for %q, want %q", e.JobID, "after")
 	}
@@ -373,15 +375,15 @@ func TestWebSocketRateLimitCoalesces(t *testing.T) {
 
 	const n = 100
 	for i := 1; i <= n; i++ {
-		ts.hub.Publish(ev("a", Processing, i))
+		ts.hub.Publish(ev("a", status.Processing, i))
 	}
-	ts.hub.Publish(ev("a", Completed, n))
+	ts.hub.Publish(ev("a", status.Completed, n))
 
-	var got []Event
+	var got []status.Event
 	for {
 		e := mustReadEvent(t, c)
 		got = append(got, e)
-		if e.Status == Completed {
+		if e.Status == status.Completed {
 			break
 		}
 	}
@@ -393,7 +395,7 @@ func TestWebSocketRateLimitCoalesces(t *testing.T) {
 			t.Errorf("event %d has attempt %d after attempt %d: per-job order broken", i, got[i].Attempt, got[i-1].Attempt)
 		}
 	}
-	if diff := cmp.Diff(ev("a", Completed, n), got[len(got)-1]); diff != "" {
+	if diff := cmp.Diff(ev("a", status.Completed, n), got[len(got)-1]); diff != "" {
 		t.Errorf("last event (-want +got):\n%s", diff)
 	}
 	// Sent is counted after a write returns, which may be after the client
@@ -411,29 +413,29 @@ func TestWebSocketSnapshotOnConnect(t *testing.T) {
 	tests := []struct {
 		name string
 		cfg  HandlerConfig
-		want []Event
+		want []status.Event
 	}{
 		{
 			name: "snapshot then live",
-			want: []Event{ev("a", Completed, 1), ev("b", Processing, 2), ev("c", Pending, 0)},
+			want: []status.Event{ev("a", status.Completed, 1), ev("b", status.Processing, 2), ev("c", status.Pending, 0)},
 		},
 		{
 			name: "SkipSnapshot sends only live",
 			cfg:  HandlerConfig{SkipSnapshot: true},
-			want: []Event{ev("c", Pending, 0)},
+			want: []status.Event{ev("c", status.Pending, 0)},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ts := startServer(t, HubConfig{}, tt.cfg, false)
-			for _, e := range []Event{ev("a", Pending, 0), ev("b", Pending, 0), ev("a", Completed, 1), ev("b", Processing, 2)} {
+			for _, e := range []status.Event{ev("a", status.Pending, 0), ev("b", status.Pending, 0), ev("a", status.Completed, 1), ev("b", status.Processing, 2)} {
 				ts.hub.Publish(e)
 			}
 			c := dial(t, ts.wsURL, nil, false)
 			waitSubscribers(t, ts.hub, 1)
-			ts.hub.Publish(ev("c", Pending, 0))
+			ts.hub.Publish(ev("c", status.Pending, 0))
 
-			var got []Event
+			var got []status.Event
 			for range tt.want {
 				got = append(got, mustReadEvent(t, c))
 			}
@@ -449,10 +451,10 @@ func TestWebSocketSkipsUnencodableEvent(t *testing.T) {
 	c := dial(t, ts.wsURL, nil, false)
 	waitSubscribers(t, ts.hub, 1)
 
-	bad := ev("bad", Completed, 1)
+	bad := ev("bad", status.Completed, 1)
 	bad.Data = json.RawMessage(`{not json`)
 	ts.hub.Publish(bad)
-	ts.hub.Publish(ev("good", Completed, 1))
+	ts.hub.Publish(ev("good", status.Completed, 1))
 
 	if got := mustReadEvent(t, c); got.JobID != "good" {
 		t.Errorf("first event is for %q, want %q (the invalid one skipped)", got.JobID, "good")
@@ -508,14 +510,14 @@ func TestHandlerSnapshotOverGET(t *testing.T) {
 	t.Cleanup(http.DefaultClient.CloseIdleConnections)
 	tests := []struct {
 		name    string
-		publish []Event
-		want    []Event
+		publish []status.Event
+		want    []status.Event
 	}{
-		{name: "empty", want: []Event{}},
+		{name: "empty", want: []status.Event{}},
 		{
 			name:    "latest per job",
-			publish: []Event{ev("a", Pending, 0), ev("b", Pending, 0), ev("a", Completed, 1)},
-			want:    []Event{ev("b", Pending, 0), ev("a", Completed, 1)},
+			publish: []status.Event{ev("a", status.Pending, 0), ev("b", status.Pending, 0), ev("a", status.Completed, 1)},
+			want:    []status.Event{ev("b", status.Pending, 0), ev("a", status.Completed, 1)},
 		},
 	}
 	for _, tt := range tests {
@@ -534,7 +536,7 @@ func TestHandlerSnapshotOverGET(t *testing.T) {
 			if got := resp.Header.Get("Content-Type"); got != "application/json" {
 				t.Errorf("Content-Type = %q, want application/json", got)
 			}
-			var got []Event
+			var got []status.Event
 			if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
 				t.Fatalf("decode snapshot: %v", err)
 			}
@@ -551,18 +553,18 @@ func TestHandlerSnapshotOverGET(t *testing.T) {
 // burstStatus is the status of step i of n for job j in a burst: PENDING,
 // then PROCESSING and RETRYING in turn, and at the last step COMPLETED or
 // FAILED (every third job fails).
-func burstStatus(j, i, n int) Status {
+func burstStatus(j, i, n int) status.Status {
 	switch {
 	case i == 0:
-		return Pending
+		return status.Pending
 	case i == n-1 && j%3 == 2:
-		return Failed
+		return status.Failed
 	case i == n-1:
-		return Completed
+		return status.Completed
 	case i%2 == 1:
-		return Processing
+		return status.Processing
 	default:
-		return Retrying
+		return status.Retrying
 	}
 }
 
@@ -581,13 +583,13 @@ func TestWebSocketBurstReachesReadingClient(t *testing.T) {
 
 	const jobs, states = 500, 20
 	type result struct {
-		last map[string]Event
+		last map[string]status.Event
 		n    int
 		err  error
 	}
 	received := make(chan result, 1)
 	go func() {
-		r := result{last: make(map[string]Event)}
+		r := result{last: make(map[string]status.Event)}
 		final := 0
 		for final < jobs {
 			e, err := readEvent(t, c)
@@ -601,14 +603,14 @@ func TestWebSocketBurstReachesReadingClient(t *testing.T) {
 				break
 			}
 			r.last[e.JobID] = e
-			if e.Status == Completed || e.Status == Failed {
+			if e.Status == status.Completed || e.Status == status.Failed {
 				final++
 			}
 		}
 		received <- r
 	}()
 
-	want := make(map[string]Event, jobs)
+	want := make(map[string]status.Event, jobs)
 	for i := range states {
 		for j := range jobs {
 			e := ev(fmt.Sprintf("job-%03d", j), burstStatus(j, i, states), i)
@@ -646,12 +648,12 @@ func TestWebSocketTooManyJobsWaitingDropsClient(t *testing.T) {
 		false)
 	c := dial(t, ts.wsURL, nil, false)
 	waitSubscribers(t, ts.hub, 1)
-	ts.hub.Publish(ev("first", Pending, 0)) // takes the only token
+	ts.hub.Publish(ev("first", status.Pending, 0)) // takes the only token
 	if e := mustReadEvent(t, c); e.JobID != "first" {
 		t.Fatalf("first event is for %q, want %q", e.JobID, "first")
 	}
 	for i := range 11 {
-		ts.hub.Publish(ev(fmt.Sprintf("job-%02d", i), Pending, 0))
+		ts.hub.Publish(ev(fmt.Sprintf("job-%02d", i), status.Pending, 0))
 	}
 	select {
 	case r := <-reasons:

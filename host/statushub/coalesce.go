@@ -1,12 +1,14 @@
-package status
+package statushub
 
 import (
 	"math"
 	"time"
+
+	"github.com/isolated-workers/isolated-workers-go/shared/status"
 )
 
 // terminal reports whether st ends a job: COMPLETED or FAILED.
-func terminal(st Status) bool { return st == Completed || st == Failed }
+func terminal(st status.Status) bool { return st == status.Completed || st == status.Failed }
 
 // pendingQueue holds the events waiting to be written to one WebSocket
 // client. It is a FIFO until it is told to coalesce (compact): then it keeps
@@ -18,7 +20,7 @@ func terminal(st Status) bool { return st == Completed || st == Failed }
 // Either way each job's events stay in order. It stops coalescing when it
 // becomes empty. It is not safe for concurrent use.
 type pendingQueue struct {
-	items      []Event
+	items      []status.Event
 	popped     int // events popped so far: items[0]'s absolute index
 	coalescing bool
 	pos        map[string]int // job -> absolute index of its latest waiting event, while coalescing
@@ -30,7 +32,7 @@ func newPendingQueue() *pendingQueue {
 
 // put adds ev at the back, or, while coalescing, replaces the latest waiting
 // event of ev's job, reporting whether it replaced one.
-func (q *pendingQueue) put(ev Event) (replaced bool) {
+func (q *pendingQueue) put(ev status.Event) (replaced bool) {
 	if q.coalescing {
 		return q.coalesce(ev)
 	}
@@ -40,7 +42,7 @@ func (q *pendingQueue) put(ev Event) (replaced bool) {
 
 // coalesce puts ev while coalescing: it replaces the job's latest waiting
 // event unless that one is terminal and ev is not, and appends ev otherwise.
-func (q *pendingQueue) coalesce(ev Event) (replaced bool) {
+func (q *pendingQueue) coalesce(ev status.Event) (replaced bool) {
 	if abs, ok := q.pos[ev.JobID]; ok {
 		if i := abs - q.popped; !terminal(q.items[i].Status) || terminal(ev.Status) {
 			q.items[i] = ev
@@ -53,12 +55,12 @@ func (q *pendingQueue) coalesce(ev Event) (replaced bool) {
 }
 
 // pop removes and returns the event at the front.
-func (q *pendingQueue) pop() (Event, bool) {
+func (q *pendingQueue) pop() (status.Event, bool) {
 	if len(q.items) == 0 {
-		return Event{}, false
+		return status.Event{}, false
 	}
 	ev := q.items[0]
-	q.items[0] = Event{}
+	q.items[0] = status.Event{}
 	q.items = q.items[1:]
 	if q.coalescing && q.pos[ev.JobID] == q.popped {
 		delete(q.pos, ev.JobID)
@@ -82,7 +84,7 @@ func (q *pendingQueue) compact() (removed int) {
 	}
 	q.coalescing = true
 	items := q.items
-	q.items = make([]Event, 0, len(items))
+	q.items = make([]status.Event, 0, len(items))
 	for _, ev := range items {
 		if q.coalesce(ev) {
 			removed++

@@ -1,15 +1,19 @@
-package status
+package statushub
 
-import "sync"
+import (
+	"sync"
+
+	"github.com/isolated-workers/isolated-workers-go/shared/status"
+)
 
 // Subscription is one subscriber's stream of events from a Hub. Its methods
 // are safe for concurrent use.
 type Subscription struct {
 	id     string
 	hub    *Hub
-	ch     chan Event // nil when sink is set
-	sink   sink       // an internal subscriber's coalescing queue (WebSocket clients)
-	filter func(Event) bool
+	ch     chan status.Event // nil when sink is set
+	sink   sink              // an internal subscriber's coalescing queue (WebSocket clients)
+	filter func(status.Event) bool
 
 	// Guarded by hub.mu:
 	err     error         // set when the subscription ends
@@ -31,7 +35,7 @@ func (s *Subscription) ID() string { return s.id }
 // C returns the channel of events. It is closed when the subscription ends;
 // Err then says why. Events of one job arrive in the order they were
 // published.
-func (s *Subscription) C() <-chan Event { return s.ch }
+func (s *Subscription) C() <-chan status.Event { return s.ch }
 
 // Err returns why the subscription ended: nil while it is open or after the
 // subscriber's own Close, ErrSlowSubscriber if the hub dropped it,

@@ -1,4 +1,4 @@
-package status
+package statushub
 
 import (
 	"context"
@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/isolated-workers/isolated-workers-go/shared/status"
 )
 
 // newTestHub returns a hub closed at the end of the test.
@@ -23,8 +25,8 @@ func newTestHub(t *testing.T, cfg HubConfig) *Hub {
 	return h
 }
 
-func ev(job string, st Status, attempt int) Event {
-	return Event{
+func ev(job string, st status.Status, attempt int) status.Event {
+	return status.Event{
 		JobID:    job,
 		WorkerID: "w1",
 		Status:   st,
@@ -34,8 +36,8 @@ func ev(job string, st Status, attempt int) Event {
 }
 
 // drain reads every event left on a closed subscription.
-func drain(s *Subscription) []Event {
-	var out []Event
+func drain(s *Subscription) []status.Event {
+	var out []status.Event
 	for e := range s.C() {
 		out = append(out, e)
 	}
@@ -78,15 +80,15 @@ func TestHubFanOutInOrder(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Subscribe() = %v", err)
 	}
-	onlyB, err := h.Subscribe(ctx, func(e Event) bool { return e.JobID == "b" })
+	onlyB, err := h.Subscribe(ctx, func(e status.Event) bool { return e.JobID == "b" })
 	if err != nil {
 		t.Fatalf("Subscribe() = %v", err)
 	}
 
-	events := []Event{
-		ev("a", Pending, 0), ev("b", Pending, 0),
-		ev("a", Processing, 1), ev("b", Processing, 1),
-		ev("a", Completed, 1), ev("b", Failed, 1),
+	events := []status.Event{
+		ev("a", status.Pending, 0), ev("b", status.Pending, 0),
+		ev("a", status.Processing, 1), ev("b", status.Processing, 1),
+		ev("a", status.Completed, 1), ev("b", status.Failed, 1),
 	}
 	for _, e := range events {
 		h.Publish(e)
@@ -97,7 +99,7 @@ func TestHubFanOutInOrder(t *testing.T) {
 	if diff := cmp.Diff(events, drain(all)); diff != "" {
 		t.Errorf("unfiltered subscriber got (-want +got):\n%s", diff)
 	}
-	wantB := []Event{events[1], events[3], events[5]}
+	wantB := []status.Event{events[1], events[3], events[5]}
 	if diff := cmp.Diff(wantB, drain(onlyB)); diff != "" {
 		t.Errorf("filtered subscriber got (-want +got):\n%s", diff)
 	}
@@ -133,9 +135,9 @@ func TestHubDropsSlowSubscriber(t *testing.T) {
 		t.Fatalf("Subscribe() = %v", err)
 	}
 	const n = 1000
-	got := make(chan []Event)
+	got := make(chan []status.Event)
 	go func() {
-		var evs []Event
+		var evs []status.Event
 		for e := range fast.C() {
 			if evs = append(evs, e); len(evs) == n {
 				break
@@ -146,7 +148,7 @@ func TestHubDropsSlowSubscriber(t *testing.T) {
 
 	// Each Publish returns: nobody reads slow, and it is never waited for.
 	for i := range n {
-		h.Publish(ev(fmt.Sprintf("job-%d", i), Completed, 1))
+		h.Publish(ev(fmt.Sprintf("job-%d", i), status.Completed, 1))
 	}
 
 	var d drop
@@ -207,7 +209,7 @@ func TestHubDropsSubscriberWithTooManyJobsWaiting(t *testing.T) {
 	// Nobody reads: 2 events fill the channel, the subscription's goroutine
 	// may hold one more, and 6 distinct jobs in the backlog exceed MaxJobs.
 	for i := range 2 + 7 {
-		h.Publish(ev(fmt.Sprintf("job-%d", i), Pending, 0))
+		h.Publish(ev(fmt.Sprintf("job-%d", i), status.Pending, 0))
 	}
 	select {
 	case r := <-reasons:
@@ -242,7 +244,7 @@ func TestSubscriptionEnds(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Subscribe() = %v", err)
 			}
-			h.Publish(ev("a", Pending, 0))
+			h.Publish(ev("a", status.Pending, 0))
 			tt.end(h, s, cancel)
 
 			// The channel closes after the buffered event.
@@ -284,7 +286,7 @@ func TestHubClose(t *testing.T) {
 	if _, err := h.Subscribe(context.Background(), nil); !errors.Is(err, ErrHubClosed) {
 		t.Errorf("Subscribe() after Close = %v, want ErrHubClosed", err)
 	}
-	h.Publish(ev("a", Pending, 0)) // must not panic or block
+	h.Publish(ev("a", status.Pending, 0)) // must not panic or block
 	if got := h.Stats().Published; got != 0 {
 		t.Errorf("Stats().Published after Publish on a closed hub = %d, want 0", got)
 	}
@@ -306,27 +308,27 @@ func TestSnapshot(t *testing.T) {
 	tests := []struct {
 		name    string
 		maxJobs int
-		publish []Event
-		want    []Event
+		publish []status.Event
+		want    []status.Event
 	}{
 		{
 			name:    "latest per job, least recently updated first",
-			publish: []Event{ev("a", Pending, 0), ev("b", Pending, 0), ev("a", Processing, 1), ev("b", Completed, 1)},
-			want:    []Event{ev("a", Processing, 1), ev("b", Completed, 1)},
+			publish: []status.Event{ev("a", status.Pending, 0), ev("b", status.Pending, 0), ev("a", status.Processing, 1), ev("b", status.Completed, 1)},
+			want:    []status.Event{ev("a", status.Processing, 1), ev("b", status.Completed, 1)},
 		},
 		{
 			name:    "oldest job evicted",
 			maxJobs: 2,
-			publish: []Event{ev("a", Pending, 0), ev("b", Pending, 0), ev("c", Pending, 0)},
-			want:    []Event{ev("b", Pending, 0), ev("c", Pending, 0)},
+			publish: []status.Event{ev("a", status.Pending, 0), ev("b", status.Pending, 0), ev("c", status.Pending, 0)},
+			want:    []status.Event{ev("b", status.Pending, 0), ev("c", status.Pending, 0)},
 		},
 		{
 			name:    "update keeps a job from eviction",
 			maxJobs: 2,
-			publish: []Event{ev("a", Pending, 0), ev("b", Pending, 0), ev("a", Processing, 1), ev("c", Pending, 0)},
-			want:    []Event{ev("a", Processing, 1), ev("c", Pending, 0)},
+			publish: []status.Event{ev("a", status.Pending, 0), ev("b", status.Pending, 0), ev("a", status.Processing, 1), ev("c", status.Pending, 0)},
+			want:    []status.Event{ev("a", status.Processing, 1), ev("c", status.Pending, 0)},
 		},
-		{name: "empty", want: []Event{}},
+		{name: "empty", want: []status.Event{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -348,7 +350,7 @@ func TestHubConcurrent(t *testing.T) {
 	for p := range 4 {
 		wg.Go(func() {
 			for i := range 500 {
-				h.Publish(ev(fmt.Sprintf("p%d-%d", p, i%32), Processing, i))
+				h.Publish(ev(fmt.Sprintf("p%d-%d", p, i%32), status.Processing, i))
 			}
 		})
 	}
@@ -395,12 +397,12 @@ func TestHubBurstReachesReadingSubscriber(t *testing.T) {
 	}
 	const jobs, states = 500, 20
 	type result struct {
-		last map[string]Event
+		last map[string]status.Event
 		err  error
 	}
 	received := make(chan result, 1)
 	go func() {
-		r := result{last: make(map[string]Event)}
+		r := result{last: make(map[string]status.Event)}
 		final := 0
 		for e := range s.C() {
 			if prev, ok := r.last[e.JobID]; ok && e.Attempt < prev.Attempt {
@@ -408,7 +410,7 @@ func TestHubBurstReachesReadingSubscriber(t *testing.T) {
 				break
 			}
 			r.last[e.JobID] = e
-			if e.Status == Completed || e.Status == Failed {
+			if e.Status == status.Completed || e.Status == status.Failed {
 				if final++; final == jobs {
 					break
 				}
@@ -420,7 +422,7 @@ func TestHubBurstReachesReadingSubscriber(t *testing.T) {
 		received <- r
 	}()
 
-	want := make(map[string]Event, jobs)
+	want := make(map[string]status.Event, jobs)
 	for i := range states {
 		for j := range jobs {
 			e := ev(fmt.Sprintf("job-%03d", j), burstStatus(j, i, states), i)
@@ -463,7 +465,7 @@ func TestOnDropMayCloseTheSubscription(t *testing.T) {
 	}
 	close(subscribed)
 	for i := range 3 {
-		h.Publish(ev("a", Processing, i))
+		h.Publish(ev("a", status.Processing, i))
 	}
 	select {
 	case <-closed:

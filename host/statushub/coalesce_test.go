@@ -1,4 +1,4 @@
-package status
+package statushub
 
 import (
 	"math"
@@ -6,110 +6,112 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/isolated-workers/isolated-workers-go/shared/status"
 )
 
 func TestPendingQueue(t *testing.T) {
 	type op struct {
-		put     *Event // set for a put
+		put     *status.Event // set for a put
 		pop     bool
 		compact bool
 	}
-	put := func(e Event) op { return op{put: &e} }
+	put := func(e status.Event) op { return op{put: &e} }
 	pop := op{pop: true}
 	compact := op{compact: true}
 
 	tests := []struct {
 		name        string
 		ops         []op
-		wantPopped  []Event
+		wantPopped  []status.Event
 		wantRemoved int
-		wantLeft    []Event
+		wantLeft    []status.Event
 	}{
 		{
 			name:     "fifo without coalescing",
-			ops:      []op{put(ev("a", Pending, 0)), put(ev("a", Processing, 1)), put(ev("b", Pending, 0))},
-			wantLeft: []Event{ev("a", Pending, 0), ev("a", Processing, 1), ev("b", Pending, 0)},
+			ops:      []op{put(ev("a", status.Pending, 0)), put(ev("a", status.Processing, 1)), put(ev("b", status.Pending, 0))},
+			wantLeft: []status.Event{ev("a", status.Pending, 0), ev("a", status.Processing, 1), ev("b", status.Pending, 0)},
 		},
 		{
 			name: "compact keeps latest per job at first position",
 			ops: []op{
-				put(ev("a", Pending, 0)), put(ev("b", Pending, 0)), put(ev("a", Processing, 1)),
+				put(ev("a", status.Pending, 0)), put(ev("b", status.Pending, 0)), put(ev("a", status.Processing, 1)),
 				compact,
 			},
 			wantRemoved: 1,
-			wantLeft:    []Event{ev("a", Processing, 1), ev("b", Pending, 0)},
+			wantLeft:    []status.Event{ev("a", status.Processing, 1), ev("b", status.Pending, 0)},
 		},
 		{
 			name: "puts while coalescing replace in place",
 			ops: []op{
-				put(ev("a", Pending, 0)), compact,
-				put(ev("b", Pending, 0)), put(ev("a", Processing, 1)), put(ev("a", Completed, 1)),
+				put(ev("a", status.Pending, 0)), compact,
+				put(ev("b", status.Pending, 0)), put(ev("a", status.Processing, 1)), put(ev("a", status.Completed, 1)),
 			},
 			wantRemoved: 2,
-			wantLeft:    []Event{ev("a", Completed, 1), ev("b", Pending, 0)},
+			wantLeft:    []status.Event{ev("a", status.Completed, 1), ev("b", status.Pending, 0)},
 		},
 		{
 			name: "pop then put while coalescing appends",
 			ops: []op{
-				put(ev("a", Pending, 0)), put(ev("b", Pending, 0)), compact,
-				pop, put(ev("a", Processing, 1)), put(ev("b", Processing, 1)), put(ev("a", Completed, 1)),
+				put(ev("a", status.Pending, 0)), put(ev("b", status.Pending, 0)), compact,
+				pop, put(ev("a", status.Processing, 1)), put(ev("b", status.Processing, 1)), put(ev("a", status.Completed, 1)),
 			},
-			wantPopped:  []Event{ev("a", Pending, 0)},
+			wantPopped:  []status.Event{ev("a", status.Pending, 0)},
 			wantRemoved: 2,
-			wantLeft:    []Event{ev("b", Processing, 1), ev("a", Completed, 1)},
+			wantLeft:    []status.Event{ev("b", status.Processing, 1), ev("a", status.Completed, 1)},
 		},
 		{
 			name: "terminal is not replaced by a later non-terminal",
 			ops: []op{
-				put(ev("a", Pending, 0)), compact,
-				put(ev("a", Completed, 1)), put(ev("a", Processing, 2)), put(ev("b", Pending, 0)), put(ev("a", Retrying, 2)),
+				put(ev("a", status.Pending, 0)), compact,
+				put(ev("a", status.Completed, 1)), put(ev("a", status.Processing, 2)), put(ev("b", status.Pending, 0)), put(ev("a", status.Retrying, 2)),
 			},
 			wantRemoved: 2,
-			wantLeft:    []Event{ev("a", Completed, 1), ev("a", Retrying, 2), ev("b", Pending, 0)},
+			wantLeft:    []status.Event{ev("a", status.Completed, 1), ev("a", status.Retrying, 2), ev("b", status.Pending, 0)},
 		},
 		{
 			name: "compact keeps a terminal ahead of its job's later events",
 			ops: []op{
-				put(ev("a", Failed, 1)), put(ev("b", Pending, 0)), put(ev("a", Processing, 2)),
-				put(ev("b", Processing, 1)), put(ev("a", Retrying, 2)),
+				put(ev("a", status.Failed, 1)), put(ev("b", status.Pending, 0)), put(ev("a", status.Processing, 2)),
+				put(ev("b", status.Processing, 1)), put(ev("a", status.Retrying, 2)),
 				compact,
-				put(ev("a", Completed, 2)), put(ev("a", Processing, 3)),
+				put(ev("a", status.Completed, 2)), put(ev("a", status.Processing, 3)),
 			},
 			wantRemoved: 3,
-			wantLeft:    []Event{ev("a", Failed, 1), ev("b", Processing, 1), ev("a", Completed, 2), ev("a", Processing, 3)},
+			wantLeft:    []status.Event{ev("a", status.Failed, 1), ev("b", status.Processing, 1), ev("a", status.Completed, 2), ev("a", status.Processing, 3)},
 		},
 		{
 			name: "a later terminal replaces a terminal",
 			ops: []op{
-				put(ev("a", Failed, 1)), compact, put(ev("a", Completed, 2)),
+				put(ev("a", status.Failed, 1)), compact, put(ev("a", status.Completed, 2)),
 			},
 			wantRemoved: 1,
-			wantLeft:    []Event{ev("a", Completed, 2)},
+			wantLeft:    []status.Event{ev("a", status.Completed, 2)},
 		},
 		{
 			name: "pop of a job's earlier slot keeps its later slot coalescing",
 			ops: []op{
-				put(ev("a", Completed, 1)), put(ev("a", Processing, 2)), compact,
-				pop, put(ev("a", Completed, 2)),
+				put(ev("a", status.Completed, 1)), put(ev("a", status.Processing, 2)), compact,
+				pop, put(ev("a", status.Completed, 2)),
 			},
-			wantPopped:  []Event{ev("a", Completed, 1)},
+			wantPopped:  []status.Event{ev("a", status.Completed, 1)},
 			wantRemoved: 1,
-			wantLeft:    []Event{ev("a", Completed, 2)},
+			wantLeft:    []status.Event{ev("a", status.Completed, 2)},
 		},
 		{
 			name: "empty queue stops coalescing",
 			ops: []op{
-				put(ev("a", Pending, 0)), compact, pop,
-				put(ev("a", Processing, 1)), put(ev("a", Completed, 1)),
+				put(ev("a", status.Pending, 0)), compact, pop,
+				put(ev("a", status.Processing, 1)), put(ev("a", status.Completed, 1)),
 			},
-			wantPopped: []Event{ev("a", Pending, 0)},
-			wantLeft:   []Event{ev("a", Processing, 1), ev("a", Completed, 1)},
+			wantPopped: []status.Event{ev("a", status.Pending, 0)},
+			wantLeft:   []status.Event{ev("a", status.Processing, 1), ev("a", status.Completed, 1)},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			q := newPendingQueue()
-			var popped []Event
+			var popped []status.Event
 			removed := 0
 			for _, o := range tt.ops {
 				switch {
@@ -136,7 +138,7 @@ func TestPendingQueue(t *testing.T) {
 			if q.len() != len(tt.wantLeft) {
 				t.Errorf("len() = %d, want %d", q.len(), len(tt.wantLeft))
 			}
-			var left []Event
+			var left []status.Event
 			for {
 				e, ok := q.pop()
 				if !ok {

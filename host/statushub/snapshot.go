@@ -1,6 +1,10 @@
-package status
+package statushub
 
-import "container/list"
+import (
+	"container/list"
+
+	"github.com/isolated-workers/isolated-workers-go/shared/status"
+)
 
 // jobTable is the hub's per-job snapshot: the latest event of each job, in
 // order of last update, bounded to max jobs. It is not safe for concurrent
@@ -17,7 +21,7 @@ func newJobTable(max int) *jobTable {
 
 // put records ev as its job's latest event and evicts the least recently
 // updated job when the table is over its bound.
-func (t *jobTable) put(ev Event) {
+func (t *jobTable) put(ev status.Event) {
 	if e, ok := t.byJob[ev.JobID]; ok {
 		e.Value = ev
 		t.order.MoveToBack(e)
@@ -26,16 +30,16 @@ func (t *jobTable) put(ev Event) {
 	t.byJob[ev.JobID] = t.order.PushBack(ev)
 	for t.order.Len() > t.max {
 		oldest := t.order.Front()
-		delete(t.byJob, oldest.Value.(Event).JobID)
+		delete(t.byJob, oldest.Value.(status.Event).JobID)
 		t.order.Remove(oldest)
 	}
 }
 
 // events returns the latest event of every job, least recently updated first.
-func (t *jobTable) events() []Event {
-	out := make([]Event, 0, t.order.Len())
+func (t *jobTable) events() []status.Event {
+	out := make([]status.Event, 0, t.order.Len())
 	for e := t.order.Front(); e != nil; e = e.Next() {
-		out = append(out, e.Value.(Event))
+		out = append(out, e.Value.(status.Event))
 	}
 	return out
 }
