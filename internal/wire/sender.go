@@ -101,9 +101,12 @@ func (s *Sender) queueLocked(parts [][]byte) {
 	}
 }
 
-// maxSpare is the largest batch buffer kept for reuse; a larger one (a
-// big payload went through) is left to the garbage collector.
-const maxSpare = 1 << 20
+// maxSpare is the largest batch buffer kept for reuse; a larger one is
+// left to the garbage collector. It holds a batch of MaxQueued bytes: a
+// large payload (1 MiB and more) then goes into warm memory instead of a
+// fresh allocation each time, which cost a 1 MiB echo about half its
+// throughput.
+const maxSpare = MaxQueued + 64<<10
 
 // Run writes what is queued until the connection ends or the stream fails.
 // Exactly one goroutine runs it.
