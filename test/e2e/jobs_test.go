@@ -114,6 +114,20 @@ func TestWorkerStatusEventsReachWebSocketClientInOrder(t *testing.T) {
 	s := newStatusServer(t, 2, statushub.HandlerConfig{RatePerSecond: 1e6, Burst: 1e6}, false)
 	ctx := ctxT(t)
 	c := dialStatus(t, ctx, s)
+	// The client is subscribed once it has read something the hub
+	// published after it connected (in its snapshot or live): only then do
+	// the jobs start, so it sees every one of their events.
+	s.hub.Publish(status.Event{JobID: "subscribed", Status: status.Completed, Time: time.Now()})
+	for {
+		_, b, err := c.Read(ctx)
+		if err != nil {
+			t.Fatalf("read the subscription marker: %v", err)
+		}
+		var ev status.Event
+		if json.Unmarshal(b, &ev) == nil && ev.JobID == "subscribed" {
+			break
+		}
+	}
 	jobs := []protocol.Job{
 		{ID: "ok-1", Input: "a"},
 		{ID: "flaky-2", Input: "b", FlakyAttempts: 2},
