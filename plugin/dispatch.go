@@ -380,6 +380,10 @@ func (c *hostConn) drain(expired <-chan time.Time) bool {
 	select {
 	case <-drained:
 		return true
+	case <-c.ymx.CloseChan():
+		// The host is gone: nothing to reply to. The caller closes what is
+		// left and waits for the handlers within the same grace.
+		return true
 	case <-expired:
 		return false
 	}
