@@ -25,7 +25,9 @@ func init() {
 	case "":
 		return
 	case "sleep":
-		select {}
+		for {
+			time.Sleep(time.Hour) // not select{}: the runtime would end a process with nothing left to run
+		}
 	case "parent":
 		bufio.NewReader(os.Stdin).ReadString('\n')
 		c := exec.Command(os.Args[0])
@@ -35,7 +37,9 @@ func init() {
 			os.Exit(2)
 		}
 		fmt.Println(c.Process.Pid)
-		select {}
+		for {
+			time.Sleep(time.Hour) // not select{}: the runtime would end a process with nothing left to run
+		}
 	}
 	os.Exit(2)
 }
@@ -138,7 +142,9 @@ func TestJobTerminateEndsTree(t *testing.T) {
 	if err := j.Terminate(); err != nil {
 		t.Fatalf("Terminate: %v", err)
 	}
-	c.Wait()
+	if !waitGone(t, c.Process.Pid, 10*time.Second) {
+		t.Errorf("the parent %d outlived Job.Terminate", c.Process.Pid)
+	}
 	if !waitGone(t, child, 10*time.Second) {
 		t.Errorf("the parent's child %d outlived Job.Terminate", child)
 	}
@@ -151,7 +157,9 @@ func TestJobCloseEndsTree(t *testing.T) {
 	if err := j.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	c.Wait()
+	if !waitGone(t, c.Process.Pid, 10*time.Second) {
+		t.Errorf("the parent %d outlived the job's last handle", c.Process.Pid)
+	}
 	if !waitGone(t, child, 10*time.Second) {
 		t.Errorf("the parent's child %d outlived the job's last handle", child)
 	}
