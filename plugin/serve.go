@@ -147,7 +147,7 @@ func ServeContext(ctx context.Context, cfg Config) error {
 	}
 	ln.SetUnlinkOnClose(true)
 	defer removeSocketDir(env.SocketPath)
-	if err := os.Chmod(env.SocketPath, 0o600); err != nil {
+	if err := restrictSocket(env.SocketPath); err != nil { // per OS: socket_unix.go, socket_windows.go
 		ln.Close()
 		return fail(fmt.Errorf("chmod socket %s: %w", env.SocketPath, err))
 	}
