@@ -14,7 +14,7 @@ const (
 	EnvSerializer       = "ISOLATED_WORKERS_SERIALIZER"
 	EnvProtocolVersions = "ISOLATED_WORKERS_PROTOCOL_VERSIONS" // comma separated, e.g. "1,2"
 	EnvAuthToken        = "ISOLATED_WORKERS_AUTH_TOKEN"
-	EnvReadyFD          = "ISOLATED_WORKERS_READY_FD" // descriptor number of the ready pipe
+	EnvReadyFD          = "ISOLATED_WORKERS_READY_FD" // descriptor number of the ready pipe; on Windows the inherited handle's value
 )
 
 // ErrNotLaunchedByHost: the magic cookie is missing or wrong, so the binary
