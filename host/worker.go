@@ -148,8 +148,9 @@ func (w *Worker) install(c *conn) error {
 
 // Close fails pending calls with ErrWorkerClosed, asks the worker to stop
 // (on the connection, or with SIGTERM when the host is disconnected from
-// it), waits up to GracePeriod for it to exit, then kills its process group
-// (an attached worker: the process). It
+// it; on Windows over a new connection), waits up to GracePeriod for it to
+// exit, then kills its process group (on Windows its Job object; an
+// attached worker: the process). It
 // returns after every goroutine the Worker started has ended. It is
 // idempotent; later calls return the first result.
 func (w *Worker) Close() error {
