@@ -14,7 +14,7 @@ const (
 	EnvSerializer       = "ISOLATED_WORKERS_SERIALIZER"
 	EnvProtocolVersions = "ISOLATED_WORKERS_PROTOCOL_VERSIONS" // comma separated, e.g. "1,2"
 	EnvAuthToken        = "ISOLATED_WORKERS_AUTH_TOKEN"
-	EnvReadyFD          = "ISOLATED_WORKERS_READY_FD" // descriptor number of the ready pipe
+	EnvReadyFD          = "ISOLATED_WORKERS_READY_FD" // descriptor number of the ready pipe; on Windows the inherited handle's value
 	// EnvSocketGroup, when set, is the numeric gid the worker gives its
 	// socket, with mode 0660 instead of 0600 (host.UnixSocketConfig.Group).
 	EnvSocketGroup = "ISOLATED_WORKERS_SOCKET_GROUP"

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 
 	"github.com/isolated-workers/isolated-workers-go/handshake"
 )
@@ -104,7 +103,7 @@ func Attach(ctx context.Context, rc ReattachConfig, cfg Config) (*Worker, error)
 	defer cancel()
 	c, err := w.connect(ctx)
 	if err != nil {
-		if errors.Is(err, syscall.ECONNREFUSED) {
+		if isConnRefused(err) {
 			// Nothing listens on the socket: the worker that made it
 			// was killed (a worker that exits removes its socket), and
 			// the live process with its pid is someone else. It is never

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/isolated-workers/isolated-workers-go/internal/proc"
@@ -21,7 +20,8 @@ type process struct {
 	stderr     *lineWriter // nil when the caller kept stderr or the worker is detached
 	stderrFile string      // detached: stderr goes to this file
 	pipes      []*stdioPipe
-	dir        string // the private socket directory, removed when the process has ended
+	dir        string  // the private socket directory, removed when the process has ended
+	sys        sysProc // per OS (process_unix.go, process_windows.go)
 
 	exited  chan struct{}
 	mu      sync.Mutex
@@ -37,6 +37,7 @@ func baseName(path string) string { return filepath.Base(path) }
 // died is read from the pipes before exited closes.
 func (p *process) wait() {
 	err := p.cmd.Wait()
+	p.release()
 	for _, sp := range p.pipes {
 		sp.drain()
 	}
@@ -46,8 +47,8 @@ func (p *process) wait() {
 	e := &ExitError{Name: p.name, PID: p.cmd.Process.Pid, Stderr: p.tail()}
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
-		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			e.ExitCode, e.Signal = -1, ws.Signal().String()
+		if sig, ok := exitSignal(ee); ok {
+			e.ExitCode, e.Signal = -1, sig
 		} else {
 			e.ExitCode = ee.ExitCode()
 		}
@@ -109,24 +110,7 @@ func (sp *stdioPipe) copy() {
 // the worker wrote before it died (still in the pipe) without waiting for
 // a helper that holds the pipe, and closes the pipe.
 func (sp *stdioPipe) drain() {
-	sp.stopped.Store(true)
-	sp.r.SetReadDeadline(time.Now()) // wakes copy if it waits in Read
-	<-sp.done
-	// The descriptor is non-blocking (os.Pipe registers it with the
-	// poller): read until the pipe is empty, not until it closes.
-	if rc, err := sp.r.SyscallConn(); err == nil {
-		buf := make([]byte, 32<<10)
-		rc.Control(func(fd uintptr) {
-			for total := 0; total < maxDrain; {
-				n, err := syscall.Read(int(fd), buf)
-				if n <= 0 || err != nil {
-					return
-				}
-				sp.dst.Write(buf[:n])
-				total += n
-			}
-		})
-	}
+	sp.drainRaw() // per OS
 	sp.r.Close()
 }
 
@@ -184,15 +168,6 @@ func (p *process) waitExitIfDying(d time.Duration) *ExitError {
 		return p.exit()
 	}
 	return nil
-}
-
-// killGroup kills the worker's process group (the worker and anything it
-// started that stayed in its group).
-func (p *process) killGroup() {
-	pid := p.cmd.Process.Pid
-	if err := syscall.Kill(-pid, syscall.SIGKILL); err != nil && p.exit() == nil {
-		p.cmd.Process.Kill()
-	}
 }
 
 func fileTail(path string, n int64) string {

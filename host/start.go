@@ -10,7 +10,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -75,27 +74,23 @@ func (w *Worker) start(ctx context.Context) (err error) {
 	if env == nil {
 		env = os.Environ()
 	}
+	readyFD := passReady(cmd, readyW) // per OS: a descriptor, or a handle on Windows
 	cmd.Env = append(env, handshake.Env{
 		SocketPath:       w.socketPath,
 		Serializer:       w.cfg.Serializer.Name(),
 		ProtocolVersions: w.cfg.Handshake.Versions(),
 		AuthToken:        w.token,
-		ReadyFD:          3 + len(cmd.ExtraFiles),
+		ReadyFD:          readyFD,
 		SocketGroup:      gidString(socketGID),
 	}.Encode(w.cfg.Handshake)...)
-	cmd.ExtraFiles = append(cmd.ExtraFiles, readyW)
-	if cmd.SysProcAttr == nil {
-		cmd.SysProcAttr = &syscall.SysProcAttr{}
-	}
+	setProcAttr(cmd, w.cfg.Detached)
 	var closeAfterStart []io.Closer
 	if w.cfg.Detached {
-		cmd.SysProcAttr.Setsid = true
 		if err := w.detachStdio(p, &closeAfterStart); err != nil {
 			readyW.Close()
 			return err
 		}
 	} else {
-		cmd.SysProcAttr.Setpgid = true
 		if err := w.pipeStdio(p, &closeAfterStart); err != nil {
 			readyW.Close()
 			for _, sp := range p.pipes {
@@ -143,6 +138,9 @@ func (w *Worker) start(ctx context.Context) (err error) {
 			w.wg.Wait()
 		}
 	}()
+	if err := p.contain(w.cfg.Detached); err != nil {
+		return err
+	}
 	w.logger.Debug("worker started", "pid", w.pid, "path", cmd.Path)
 
 	if err := w.waitReady(ctx, readyR, p); err != nil {

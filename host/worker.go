@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -160,8 +159,9 @@ func (w *Worker) install(c *conn) error {
 
 // Close fails pending calls with ErrWorkerClosed, asks the worker to stop
 // (on the connection, or with SIGTERM when the host is disconnected from
-// it), waits up to GracePeriod for it to exit, then kills its process group
-// (an attached worker: the process). It
+// it; on Windows over a new connection), waits up to GracePeriod for it to
+// exit, then kills its process group (on Windows its Job object; an
+// attached worker: the process). It
 // returns after every goroutine the Worker started has ended. It is
 // idempotent; later calls return the first result.
 func (w *Worker) Close() error {
@@ -189,8 +189,9 @@ func (w *Worker) close() error {
 		c.sendControl(handshake.OpShutdown, "host closed the worker")
 	} else if w.pid != os.Getpid() && w.isAlive() {
 		// Disconnected: there is no connection to ask on, so ask with
-		// SIGTERM, which a worker's Serve handles as a clean stop.
-		syscall.Kill(w.pid, syscall.SIGTERM)
+		// SIGTERM, which a worker's Serve handles as a clean stop (on
+		// Windows: a new connection's control stream).
+		w.askStop()
 	}
 	switch {
 	case w.proc != nil:
@@ -209,14 +210,14 @@ func (w *Worker) close() error {
 			// pid: never signal ourselves.
 			if !c.ymx.IsClosed() && w.pid != os.Getpid() {
 				w.logger.Warn("attached worker did not exit in time; killing it", "worker", w.cfg.Name, "pid", w.pid)
-				syscall.Kill(w.pid, syscall.SIGKILL)
+				killPID(w.pid)
 			}
 		}
 	case w.pid != os.Getpid():
 		// Attached and disconnected: wait for the SIGTERM to take effect.
 		if !waitGone(w.pid, w.cfg.GracePeriod) {
 			w.logger.Warn("attached worker did not exit in time; killing it", "worker", w.cfg.Name, "pid", w.pid)
-			syscall.Kill(w.pid, syscall.SIGKILL)
+			killPID(w.pid)
 		}
 	}
 	if c != nil {

@@ -9,7 +9,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -149,7 +148,7 @@ func ServeContext(ctx context.Context, cfg Config) error {
 	}
 	ln.SetUnlinkOnClose(true)
 	defer removeSocketDir(env.SocketPath)
-	if err := socketMode(env); err != nil {
+	if err := restrictSocket(env); err != nil { // per OS: socket_unix.go, socket_windows.go
 		ln.Close()
 		return fail(err)
 	}
@@ -162,23 +161,6 @@ func ServeContext(ctx context.Context, cfg Config) error {
 	ready.Close()
 	s.run(ctx)
 	return s.stop()
-}
-
-// socketMode makes the socket 0600, or 0660 owned by the host's socket
-// group when the host set one (a worker running as another user).
-func socketMode(env handshake.Env) error {
-	mode := os.FileMode(0o600)
-	if env.SocketGroup != "" {
-		gid, _ := strconv.Atoi(env.SocketGroup) // ParseEnv checked it
-		if err := os.Chown(env.SocketPath, -1, gid); err != nil {
-			return fmt.Errorf("chown socket %s to group %d: %w", env.SocketPath, gid, err)
-		}
-		mode = 0o660
-	}
-	if err := os.Chmod(env.SocketPath, mode); err != nil {
-		return fmt.Errorf("chmod socket %s: %w", env.SocketPath, err)
-	}
-	return nil
 }
 
 // removeSocketDir removes the socket (a listener closed by a signal or a

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -104,7 +103,7 @@ func readyPipe(t *testing.T) (*os.File, int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fd, err := syscall.Dup(int(w.Fd()))
+	fd, err := dupFile(w)
 	w.Close()
 	if err != nil {
 		r.Close()

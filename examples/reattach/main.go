@@ -18,7 +18,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -31,7 +30,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -259,23 +257,6 @@ func checkRecords(c *check.Checker, recs []string, toEnd bool) {
 	ends := len(got) > 0 && got[len(got)-1] == "done"
 	c.That(run && (ends || !toEnd), "6. the batch's records: %v, want a run of %v, each once and in order%s", got, all,
 		map[bool]string{true: ", up to the end", false: ""}[toEnd])
-}
-
-// alive reports whether pid is a running process. Signal 0 checks without
-// signalling. The worker is no child of ours (its first host is gone), so
-// after it exits it may linger as a zombie until init reaps it; on Linux
-// that does not count as alive.
-func alive(pid int) bool {
-	if syscall.Kill(pid, 0) != nil {
-		return false
-	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return true // no /proc: trust the signal
-	}
-	// The state letter follows the command name, which is in parentheses.
-	i := bytes.LastIndexByte(b, ')')
-	return i < 0 || i+2 >= len(b) || b[i+2] != 'Z'
 }
 
 // lines is an io.Writer that keeps the lines a logger writes, minus their

@@ -21,7 +21,6 @@ import (
 	"regexp"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -146,7 +145,7 @@ func Open(ctx context.Context, chromium, url string) (_ *Page, err error) {
 		"--disable-background-networking", "--disable-component-update", "--disable-sync",
 		"--user-data-dir="+profile, "--remote-debugging-port=0", "about:blank")
 	cmd.Stderr = w
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // Close ends the whole tree
+	setGroup(cmd) // Close ends the whole tree
 	if err := cmd.Start(); err != nil {
 		r.Close()
 		w.Close()
@@ -287,7 +286,7 @@ func (p *Page) Close() error {
 		if p.conn != nil {
 			p.conn.CloseNow()
 		}
-		syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		killTree(p.cmd)
 		p.cmd.Wait()
 		// A child that left the process group may still hold the pipe's
 		// write end: closing the read end ends readLog regardless.

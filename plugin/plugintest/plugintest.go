@@ -19,7 +19,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"syscall"
 
 	"github.com/isolated-workers/isolated-workers-go/handshake"
 	"github.com/isolated-workers/isolated-workers-go/host"
@@ -56,7 +55,7 @@ func Start(ctx context.Context, wcfg plugin.Config, hcfg host.Config) (*Worker, 
 		return nil, err
 	}
 	defer r.Close()
-	fd, err := syscall.Dup(int(pw.Fd())) // the worker closes its own copy
+	fd, err := dupFile(pw) // the worker closes its own copy
 	pw.Close()
 	if err != nil {
 		os.RemoveAll(dir)

@@ -303,8 +303,7 @@ func TestDropsWhileDisconnectedAreReported(t *testing.T) {
 	if rec := sink.find("worker dropped " + strconv.FormatUint(notice.Events, 10) + " events"); rec == nil || rec["@level"] != "warn" {
 		t.Errorf("host log has no warning naming the %d dropped events; got %v", notice.Events, rec)
 	}
-	// The rest follow, in order, ending with the newest: none is lost
-	// uncounted.
+	// The rest follow, in order: dropped + delivered == emitted.
 	last := -1
 	for n := int(notice.Events); n < buffer+extra; n++ {
 		select {
@@ -317,9 +316,10 @@ func TestDropsWhileDisconnectedAreReported(t *testing.T) {
 			t.Fatalf("%d events dropped and only %d of the other %d delivered", notice.Events, n-int(notice.Events), buffer+extra-int(notice.Events))
 		}
 	}
-	if last != buffer+extra-1 {
-		t.Errorf("last event delivered = %d, want the newest, %d", last, buffer+extra-1)
-	}
+	// Which ones were dropped depends on where the worker stood when the
+	// host went (while disconnected the oldest go; an Emit that gives up
+	// drops its own); what may not happen is a loss that is not counted,
+	// which the count above proves.
 }
 
 // BenchmarkCallWith100Events is a call whose handler emits 100 events,

@@ -1,3 +1,5 @@
+//go:build unix
+
 package e2e
 
 // Tests of what go-plugin users expect (issue 13, item 3): SecureConfig,

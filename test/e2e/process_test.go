@@ -6,13 +6,14 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/isolated-workers/isolated-workers-go/handshake"
 	"github.com/isolated-workers/isolated-workers-go/host"
+	"github.com/isolated-workers/isolated-workers-go/internal/proc"
 	"github.com/isolated-workers/isolated-workers-go/plugin"
 	"github.com/isolated-workers/isolated-workers-go/shared"
 	"github.com/isolated-workers/isolated-workers-go/test/testproto"
@@ -80,8 +81,8 @@ func runOrphanHost(t *testing.T, role, workerArgs string) orphanInfo {
 		return err == nil && json.Unmarshal(b, &info) == nil && info.Helper > 0
 	})
 	t.Cleanup(func() {
-		syscall.Kill(info.Worker, syscall.SIGKILL)
-		syscall.Kill(info.Helper, syscall.SIGKILL)
+		proc.Kill(info.Worker)
+		proc.Kill(info.Helper)
 		os.RemoveAll(info.Dir)
 	})
 	cmd.Process.Kill()
@@ -146,6 +147,9 @@ func TestHostKilledStuckHandler(t *testing.T) {
 // handler ignores its context exits non-zero after its StopGrace, naming
 // the handler; the host's pending call gets that exit.
 func TestSIGTERMWithStuckHandler(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("windows has no SIGTERM: a host stops a worker on its control stream")
+	}
 	cfg, _ := config(t, "-stop-grace", "200ms")
 	helpers := eventsTo(&cfg, testproto.HelperStarted, 1)
 	w := start(t, cfg)
@@ -155,7 +159,9 @@ func TestSIGTERMWithStuckHandler(t *testing.T) {
 		errc <- err
 	}()
 	helper := <-helpers
-	syscall.Kill(w.PID(), syscall.SIGTERM)
+	if err := proc.Terminate(w.PID()); err != nil {
+		t.Fatalf("SIGTERM to the worker: %v", err)
+	}
 	err := <-errc
 	var ee *host.ExitError
 	if !errors.As(err, &ee) {
@@ -193,7 +199,7 @@ func TestKilledWorkerWithHelperGivesExitError(t *testing.T) {
 		if _, err := host.Call(ctxT(t), w, testproto.Pid, ""); err != nil {
 			t.Fatal(err)
 		}
-		syscall.Kill(w.PID(), syscall.SIGKILL)
+		proc.Kill(w.PID())
 		err = <-errc
 		var ee *host.ExitError
 		if !errors.As(err, &ee) || ee.Signal != "killed" {

@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -155,7 +154,8 @@ func handlers() plugin.HandlerSet {
 			return "", nil
 		}),
 		plugin.Handle(testproto.Kill, func(ctx context.Context, _ string) (string, error) {
-			syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			self, _ := os.FindProcess(os.Getpid())
+			self.Kill() // SIGKILL; TerminateProcess on Windows
 			time.Sleep(time.Second)
 			return "", nil
 		}),

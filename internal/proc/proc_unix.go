@@ -1,8 +1,5 @@
-// Package proc holds the process helpers host and worker share: whether a
-// process that is not our child is alive, and signalling the members of a
-// process group other than the caller. The per-OS parts live in
-// proc_linux.go (/proc) and proc_ps.go (the ps command, for macOS and the
-// BSDs).
+//go:build unix
+
 package proc
 
 import (
@@ -61,3 +58,10 @@ func SignalGroupOthers(pgid int, sig syscall.Signal) ([]int, error) {
 	}
 	return out, nil
 }
+
+// Terminate asks the process pid to stop cleanly (SIGTERM, which a
+// worker's plugin.Serve handles as a clean stop).
+func Terminate(pid int) error { return syscall.Kill(pid, syscall.SIGTERM) }
+
+// Kill ends the process pid at once (SIGKILL).
+func Kill(pid int) error { return syscall.Kill(pid, syscall.SIGKILL) }
