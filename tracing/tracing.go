@@ -155,16 +155,36 @@ var errorTypes = []struct {
 // ends the span with the call's status. Put it first in
 // host.Config.Middleware.
 func Host(cfg Config) shared.Middleware {
-	h := &hostSide{tracer: newTracer(cfg), calls: make(map[string]trace.Span)}
+	h := &hostSide{tracer: newTracer(cfg), calls: openSpans{m: make(map[string]trace.Span)}}
 	return h.middleware
 }
 
-// hostSide keeps the open client spans by transaction id, from a call's
-// request to its end.
+// openSpans holds the spans of calls under way, by transaction id.
+type openSpans struct {
+	mu sync.Mutex
+	m  map[string]trace.Span
+}
+
+// take removes and returns the span of call id, or nil.
+func (o *openSpans) take(id string) trace.Span {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	span := o.m[id]
+	delete(o.m, id)
+	return span
+}
+
+// end ends the span of the call msg ends, if it is open.
+func (o *openSpans) end(msg *shared.AnyMessage) {
+	if span := o.take(msg.TxID); span != nil {
+		finish(span, msg)
+	}
+}
+
+// hostSide keeps the open client spans, from a call's request to its end.
 type hostSide struct {
 	tracer
-	mu    sync.Mutex
-	calls map[string]trace.Span
+	calls openSpans
 }
 
 func (h *hostSide) middleware(ctx context.Context, dir shared.Direction, msg *shared.AnyMessage) error {
@@ -175,13 +195,7 @@ func (h *hostSide) middleware(ctx context.Context, dir shared.Direction, msg *sh
 		if err, _ := msg.Payload.(error); errors.Is(err, shared.ErrDuplicateTxID) {
 			return nil // send ended this call's span; the open one is the first call's
 		}
-		h.mu.Lock()
-		span := h.calls[msg.TxID]
-		delete(h.calls, msg.TxID)
-		h.mu.Unlock()
-		if span != nil {
-			finish(span, msg)
-		}
+		h.calls.end(msg)
 	}
 	return nil
 }
@@ -192,17 +206,17 @@ func (h *hostSide) send(ctx context.Context, msg *shared.AnyMessage) {
 		msg.Headers = make(map[string]string, 2)
 	}
 	h.prop.Inject(sctx, propagation.MapCarrier(msg.Headers))
-	h.mu.Lock()
-	if _, dup := h.calls[msg.TxID]; dup {
-		h.mu.Unlock()
+	h.calls.mu.Lock()
+	if _, dup := h.calls.m[msg.TxID]; dup {
+		h.calls.mu.Unlock()
 		// The host refuses the call (shared.ErrDuplicateTxID) and the
 		// open span stays the first call's.
 		fail(span, shared.ErrDuplicateTxID, "duplicate_txid", faults.Permanent)
 		span.End()
 		return
 	}
-	h.calls[msg.TxID] = span
-	h.mu.Unlock()
+	h.calls.m[msg.TxID] = span
+	h.calls.mu.Unlock()
 }
 
 // Worker returns the worker middleware: on a request (Incoming) it
@@ -211,15 +225,14 @@ func (h *hostSide) send(ctx context.Context, msg *shared.AnyMessage) {
 // handler sees; on the reply (Outgoing) it ends the span with the reply's
 // status. Put it first in plugin.Config.Middleware.
 func Worker(cfg Config) shared.Middleware {
-	w := &workerSide{tracer: newTracer(cfg), calls: make(map[string]trace.Span)}
+	w := &workerSide{tracer: newTracer(cfg), calls: openSpans{m: make(map[string]trace.Span)}}
 	return w.middleware
 }
 
-// workerSide keeps the open server spans by transaction id.
+// workerSide keeps the open server spans, from a request to its reply.
 type workerSide struct {
 	tracer
-	mu    sync.Mutex
-	calls map[string]trace.Span
+	calls openSpans
 }
 
 func (w *workerSide) middleware(ctx context.Context, dir shared.Direction, msg *shared.AnyMessage) error {
@@ -232,21 +245,15 @@ func (w *workerSide) middleware(ctx context.Context, dir shared.Direction, msg *
 		maps.Copy(hd, msg.Headers)
 		w.prop.Inject(sctx, propagation.MapCarrier(hd))
 		msg.Headers = hd
-		w.mu.Lock()
-		old := w.calls[msg.TxID]
-		w.calls[msg.TxID] = span
-		w.mu.Unlock()
+		w.calls.mu.Lock()
+		old := w.calls.m[msg.TxID]
+		w.calls.m[msg.TxID] = span
+		w.calls.mu.Unlock()
 		if old != nil { // the worker refuses a duplicate id before middleware; be safe
 			old.End()
 		}
 	case dir == shared.Outgoing && (msg.Kind == shared.KindResult || msg.Kind == shared.KindError):
-		w.mu.Lock()
-		span := w.calls[msg.TxID]
-		delete(w.calls, msg.TxID)
-		w.mu.Unlock()
-		if span != nil {
-			finish(span, msg)
-		}
+		w.calls.end(msg)
 	}
 	return nil
 }
