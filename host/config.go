@@ -23,11 +23,6 @@ const (
 	DefaultMaxFrameSize    = 16 << 20
 	DefaultMaxRawSize      = 256 << 20
 	DefaultStderrTail      = 4 << 10
-	defaultHelloTimeout    = 10 * time.Second
-	// warnEvery is the least time between two warnings about the same
-	// kind of bad message from a worker (replies for unknown transaction
-	// ids, wrong kinds); each warning counts the ones held back.
-	warnEvery = time.Second
 )
 
 // Connection is the retry policy for dialing the worker's socket, at start-up

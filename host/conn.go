@@ -108,7 +108,7 @@ func (w *Worker) helloConn(ctx context.Context, ymx *yamux.Session) (*conn, erro
 	if err != nil {
 		return nil, fmt.Errorf("write hello: %w", err)
 	}
-	deadline := time.Now().Add(defaultHelloTimeout)
+	deadline := time.Now().Add(helloTimeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
@@ -266,7 +266,7 @@ func (c *conn) lost(cause error) {
 // sendControl writes one control message, waiting at most a second.
 func (c *conn) sendControl(op, reason string) {
 	b, _ := json.Marshal(handshake.Control{Op: op, Reason: reason})
-	c.control.SetWriteDeadline(time.Now().Add(time.Second))
+	c.control.SetWriteDeadline(time.Now().Add(controlWriteTimeout))
 	c.control.Write(append(b, '\n'))
 }
 
@@ -282,10 +282,6 @@ func (c *conn) readControl(br *bufio.Reader) {
 		}
 	}
 }
-
-// rawStallTimeout bounds the wait for the rest of a raw reply body (see
-// wire.RawStallTimeout); a variable so tests can shorten it.
-var rawStallTimeout = wire.RawStallTimeout
 
 // readReplies delivers results and errors to the calls waiting for them.
 // A reply too large for the host fails its call alone (the reader skips it

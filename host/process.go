@@ -150,11 +150,6 @@ func (p *process) waitExit(d time.Duration) *ExitError {
 	return p.exit()
 }
 
-// lostExitWait bounds how long a broken connection waits for the worker's
-// exit before it is reported as ErrConnectionLost: the socket breaks as the
-// process dies, a moment before it can be reaped.
-const lostExitWait = 250 * time.Millisecond
-
 // waitExitIfDying waits up to d for the process to end and, if it is dead
 // by then (a zombie not yet reaped: the host is busy), until it is reaped.
 // It returns nil when the process still runs. The same death always gives
@@ -197,7 +192,7 @@ func waitGone(pid int, d time.Duration) bool {
 		if time.Now().After(deadline) {
 			return false
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(pidPollInterval)
 	}
 	return true
 }

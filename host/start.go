@@ -10,7 +10,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/isolated-workers/isolated-workers-go/handshake"
@@ -148,7 +147,7 @@ func (w *Worker) start(ctx context.Context) (err error) {
 	}
 	c, err := w.connect(ctx)
 	if err != nil {
-		if e := p.waitExit(50 * time.Millisecond); e != nil {
+		if e := p.waitExit(startExitWait); e != nil {
 			return e
 		}
 		return err
