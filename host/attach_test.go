@@ -137,7 +137,7 @@ func exitedPID(t *testing.T) int {
 	t.Helper()
 	cmd := exec.Command("true")
 	if err := cmd.Run(); err != nil {
-		t.Skipf("cannot run true: %v", err)
+		t.Fatalf("run true (a process that exits at once): %v", err)
 	}
 	return cmd.Process.Pid
 }

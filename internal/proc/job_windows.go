@@ -22,11 +22,7 @@ func NewJob() (*Job, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create job object: %w", err)
 	}
-	info := windows.JOBOBJECT_EXTENDED_LIMIT_INFORMATION{
-		BasicLimitInformation: windows.JOBOBJECT_BASIC_LIMIT_INFORMATION{
-			LimitFlags: windows.JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE,
-		},
-	}
+	info := killOnCloseLimits()
 	if _, err := windows.SetInformationJobObject(h, windows.JobObjectExtendedLimitInformation,
 		uintptr(unsafe.Pointer(&info)), uint32(unsafe.Sizeof(info))); err != nil {
 		windows.CloseHandle(h)
@@ -59,3 +55,12 @@ func (j *Job) Terminate() error {
 
 // Close closes the job's handle, which ends every process still in it.
 func (j *Job) Close() error { return windows.CloseHandle(j.h) }
+
+// killOnCloseLimits is the limit information every Job is created with.
+func killOnCloseLimits() windows.JOBOBJECT_EXTENDED_LIMIT_INFORMATION {
+	return windows.JOBOBJECT_EXTENDED_LIMIT_INFORMATION{
+		BasicLimitInformation: windows.JOBOBJECT_BASIC_LIMIT_INFORMATION{
+			LimitFlags: windows.JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE,
+		},
+	}
+}
