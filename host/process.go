@@ -184,15 +184,6 @@ func fileTail(path string, n int64) string {
 // every Unix (internal/proc: /proc on Linux, ps elsewhere).
 func pidAlive(pid int) bool { return proc.Alive(pid) }
 
-// waitGone polls until pid is gone or d has passed; it reports whether it
-// is gone.
-func waitGone(pid int, d time.Duration) bool {
-	deadline := time.Now().Add(d)
-	for pidAlive(pid) {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(pidPollInterval)
-	}
-	return true
-}
+// waitGone waits until pid (not this host's child: an attached worker) is
+// gone or d has passed; it reports whether it is gone.
+func waitGone(pid int, d time.Duration) bool { return proc.WaitGone(pid, d) }

@@ -24,9 +24,6 @@ const (
 	// worker's exit, to report the exit (the likely cause) instead of the
 	// dial error.
 	startExitWait = 50 * time.Millisecond
-	// pidPollInterval is how often waitGone checks a process that is not
-	// this host's child (an attached worker), which it cannot wait for.
-	pidPollInterval = 10 * time.Millisecond
 	// warnEvery is the least time between two warnings about the same
 	// kind of flood from a worker (replies for unknown ids, wrong kinds);
 	// each warning counts what it stands for.
