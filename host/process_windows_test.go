@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/windows"
+	"github.com/isolated-workers/isolated-workers-go/internal/proc"
 )
 
 // The test binary doubles as the worker-like processes these tests start:
@@ -118,24 +118,13 @@ func startTree(t *testing.T, then string) (*process, int) {
 	return p, child
 }
 
-// waitPIDGone waits (on the process handle) up to d for pid to end.
-func waitPIDGone(pid int, d time.Duration) bool {
-	h, err := windows.OpenProcess(windows.SYNCHRONIZE, false, uint32(pid))
-	if err != nil {
-		return true
-	}
-	defer windows.CloseHandle(h)
-	ev, err := windows.WaitForSingleObject(h, uint32(d/time.Millisecond))
-	return err == nil && ev == windows.WAIT_OBJECT_0
-}
-
 // TestKillGroupEndsWorkerTree: Close's kill ends what the worker started.
 func TestKillGroupEndsWorkerTree(t *testing.T) {
 	p, child := startTree(t, "block")
 	p.killGroup()
 	p.cmd.Wait()
 	p.release()
-	if !waitPIDGone(child, 10*time.Second) {
+	if !proc.WaitGone(child, 10*time.Second) {
 		pidKill(child)
 		t.Errorf("the worker's child %d outlived killGroup", child)
 	}
@@ -147,7 +136,7 @@ func TestWorkerExitEndsItsTree(t *testing.T) {
 	p, child := startTree(t, "exit")
 	p.cmd.Wait()
 	p.release()
-	if !waitPIDGone(child, 10*time.Second) {
+	if !proc.WaitGone(child, 10*time.Second) {
 		pidKill(child)
 		t.Errorf("the worker's child %d outlived the worker", child)
 	}

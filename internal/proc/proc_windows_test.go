@@ -50,19 +50,6 @@ func role(t *testing.T, name string) *exec.Cmd {
 	return c
 }
 
-// waitGone waits for pid to end (a process handle is signalled when it
-// does), at most d; it reports whether it ended.
-func waitGone(t *testing.T, pid int, d time.Duration) bool {
-	t.Helper()
-	h, err := windows.OpenProcess(windows.SYNCHRONIZE, false, uint32(pid))
-	if err != nil {
-		return true // no such process any more
-	}
-	defer windows.CloseHandle(h)
-	ev, err := windows.WaitForSingleObject(h, uint32(d/time.Millisecond))
-	return err == nil && ev == windows.WAIT_OBJECT_0
-}
-
 func TestAliveWindows(t *testing.T) {
 	if !Alive(os.Getpid()) {
 		t.Error("Alive(own pid) = false")
@@ -141,10 +128,10 @@ func TestJobTerminateEndsTree(t *testing.T) {
 	if err := j.Terminate(); err != nil {
 		t.Fatalf("Terminate: %v", err)
 	}
-	if !waitGone(t, c.Process.Pid, 10*time.Second) {
+	if !WaitGone(c.Process.Pid, 10*time.Second) {
 		t.Errorf("the parent %d outlived Job.Terminate", c.Process.Pid)
 	}
-	if !waitGone(t, child, 10*time.Second) {
+	if !WaitGone(child, 10*time.Second) {
 		t.Errorf("the parent's child %d outlived Job.Terminate", child)
 	}
 }
@@ -156,10 +143,10 @@ func TestJobCloseEndsTree(t *testing.T) {
 	if err := j.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	if !waitGone(t, c.Process.Pid, 10*time.Second) {
+	if !WaitGone(c.Process.Pid, 10*time.Second) {
 		t.Errorf("the parent %d outlived the job's last handle", c.Process.Pid)
 	}
-	if !waitGone(t, child, 10*time.Second) {
+	if !WaitGone(child, 10*time.Second) {
 		t.Errorf("the parent's child %d outlived the job's last handle", child)
 	}
 }
