@@ -295,7 +295,9 @@ func (c *conn) readReplies(r *frame.Reader) {
 			switch {
 			case errors.As(err, &tl) && h.ID != "":
 				c.w.logger.Warn("reply too large; failing its call", "worker", c.w.cfg.Name, "txid", h.ID, "type", h.Type, "error", tl)
-				c.deliver(&h, func(*call) reply { return reply{err: fmt.Errorf("reply from worker %q: %w", c.w.cfg.Name, tl)} })
+				if cl := c.take(&h); cl != nil {
+					cl.done <- reply{err: fmt.Errorf("reply from worker %q: %w", c.w.cfg.Name, tl), events: h.Events}
+				}
 				continue
 			case errors.As(err, &tl):
 				// No call to fail, and whatever payload followed the header
@@ -303,9 +305,9 @@ func (c *conn) readReplies(r *frame.Reader) {
 				c.close(fmt.Errorf("worker %q: %w: %w", c.w.cfg.Name, ErrConnectionLost, tl))
 				return
 			case errors.Is(err, shared.ErrBodyStalled) && h.ID != "":
-				c.deliver(&h, func(*call) reply {
-					return reply{err: fmt.Errorf("reply from worker %q: %s %q: %w", c.w.cfg.Name, h.Kind, h.Type, err)}
-				})
+				if cl := c.take(&h); cl != nil {
+					cl.done <- reply{err: fmt.Errorf("reply from worker %q: %s %q: %w", c.w.cfg.Name, h.Kind, h.Type, err), events: h.Events}
+				}
 			}
 			c.lost(err)
 			return
@@ -314,14 +316,20 @@ func (c *conn) readReplies(r *frame.Reader) {
 			c.w.unexpected.Add("kind", h.Kind, "type", h.Type)
 			continue
 		}
-		c.deliver(&h, func(cl *call) reply { return cl.decode(&h, body) })
+		if cl := c.take(&h); cl != nil {
+			r := cl.decode(&h, body) // here, while body is valid
+			r.events = h.Events
+			cl.done <- r
+		}
 	}
 }
 
-// deliver hands the reply to h's call, if it still waits. A reply that
-// says more of its call's events are still to come leaves the call in
-// pending, where the events reader counts them (waitEvents).
-func (c *conn) deliver(h *wire.Header, rep func(*call) reply) {
+// take returns h's call if it still waits for its reply, for the caller
+// to send the reply to (cl.done). A reply that says more of its call's
+// events are still to come leaves the call in pending, where the events
+// reader counts them (waitEvents). A reply no call waits for is logged: at
+// Debug for a call that gave up, as a counted warning otherwise.
+func (c *conn) take(h *wire.Header) *call {
 	c.mu.Lock()
 	cl := c.pending[h.ID]
 	switch {
@@ -338,12 +346,10 @@ func (c *conn) deliver(h *wire.Header, rep func(*call) reply) {
 	c.mu.Unlock()
 	switch {
 	case cl != nil:
-		r := rep(cl)
-		r.events = h.Events
-		cl.done <- r
 	case late:
 		c.w.logger.Debug("reply for a call no longer waiting", "worker", c.w.cfg.Name, "txid", h.ID, "type", h.Type)
 	default:
 		c.w.unknownReplies.Add("txid", h.ID, "type", h.Type)
 	}
+	return cl
 }
