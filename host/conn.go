@@ -313,7 +313,7 @@ func (c *conn) readReplies(r *frame.Reader) {
 			return
 		}
 		if h.Kind != shared.KindResult && h.Kind != shared.KindError {
-			c.w.unexpected.Add("kind", h.Kind, "type", h.Type)
+			c.w.unexpected.Add("stream", "calls", "kind", h.Kind, "type", h.Type)
 			continue
 		}
 		if cl := c.take(&h); cl != nil {

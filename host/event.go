@@ -61,7 +61,7 @@ func (c *conn) readEvents(r *frame.Reader) {
 			return
 		}
 		if h.Kind != shared.KindEvent {
-			w.logger.Warn("unexpected message on the events stream", "worker", w.cfg.Name, "kind", h.Kind)
+			w.unexpected.Add("stream", "events", "kind", h.Kind, "type", h.Type)
 			continue
 		}
 		ev := Event{Worker: w, Type: h.Type, TxID: h.ID, Headers: h.Headers, h: h, body: body, codec: w.codec}

@@ -70,7 +70,7 @@ func newWorker(cfg Config) *Worker {
 		unknownReplies: ratelog.New(warnEvery, warnCounted(logger, cfg.Name,
 			"replies from worker for transaction ids the host never sent or already answered; ignored")),
 		unexpected: ratelog.New(warnEvery, warnCounted(logger, cfg.Name,
-			"unexpected messages from worker on the calls stream; ignored")),
+			"messages of the wrong kind from worker (a result on the events stream, an event on the calls stream, ...); ignored")),
 	}
 }
 
