@@ -150,7 +150,14 @@ func TestHostileLocalClient(t *testing.T) {
 	}
 	rss := peakRSS(t, w.PID())
 	t.Logf("worker peak RSS after the attack: %.1f MiB", float64(rss)/(1<<20))
-	if rss > maxWorkerRSS {
-		t.Errorf("worker peak RSS = %.1f MiB, want at most %d MiB", float64(rss)/(1<<20), maxWorkerRSS>>20)
+	limit := maxWorkerRSS
+	if raceEnabled {
+		// The race detector's shadow memory multiplies what the worker
+		// touches several times over; the unlimited worker
+		// grew past 865 MiB without it.
+		limit *= 4
+	}
+	if rss > limit {
+		t.Errorf("worker peak RSS = %.1f MiB, want at most %d MiB (race detector: %v)", float64(rss)/(1<<20), limit>>20, raceEnabled)
 	}
 }
