@@ -120,11 +120,7 @@ fuzz-short:
 
 ## fuzz: run every fuzz target for FUZZTIME (default 30s).
 fuzz:
-	@set -e; for t in $(FUZZ_TARGETS); do \
-		pkg=$${t%%:*}; name=$${t##*:}; \
-		echo "fuzz $$pkg $$name ($(FUZZTIME))"; \
-		$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) $$pkg; \
-	done
+	@bash scripts/fuzz.sh $(GO) $(FUZZTIME) $(FUZZ_TARGETS)
 
 ## bench: every workload against go-plugin (net/rpc, gRPC) and a raw socket, one run, one table.
 bench:
