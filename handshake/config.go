@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
+	"unicode"
 )
 
 // Config is what host and worker must agree on before they talk. Define it
@@ -94,6 +96,32 @@ type SerializerCollisionError struct {
 }
 
 func (e *SerializerCollisionError) Error() string {
-	return fmt.Sprintf("serializer name collision: host and worker both call their serializer %q but they differ (host %s, worker %s); give each serializer its own name",
-		e.Name, e.Host, e.Worker)
+	advice := "give each serializer its own name"
+	if legacyFingerprint(e.Host) != legacyFingerprint(e.Worker) {
+		advice = "the fingerprint that ends in a Go type name comes from isolated-workers v0.1.0: build host and worker with the same version"
+	}
+	return fmt.Sprintf("serializer name collision: host and worker both call their serializer %q but they differ (host %s, worker %s); %s",
+		e.Name, e.Host, e.Worker, advice)
+}
+
+// legacyFingerprint reports whether fp has the form isolated-workers
+// v0.1.0 derived from a Go type, <name>/<hex>/<pkg>.<Type>
+// ("json/0a/shared.JSON"), which later versions replaced by
+// <name>/<hex>/<encoding version> ("json/0a/1").
+func legacyFingerprint(fp string) bool {
+	i := strings.LastIndexByte(fp, '/')
+	if i < 0 {
+		return false
+	}
+	pkg, typ, ok := strings.Cut(strings.TrimPrefix(fp[i+1:], "*"), ".")
+	return ok && isIdent(pkg) && isIdent(typ)
+}
+
+func isIdent(s string) bool {
+	for i, r := range s {
+		if r != '_' && !unicode.IsLetter(r) && (i == 0 || !unicode.IsDigit(r)) {
+			return false
+		}
+	}
+	return s != ""
 }

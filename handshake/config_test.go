@@ -153,6 +153,18 @@ func TestSerializerErrors(t *testing.T) {
 				`(host json/0a/a, worker json/0a/b); give each serializer its own name`,
 		},
 		{
+			err: &handshake.SerializerCollisionError{Name: "json", Host: "json/0a/1", Worker: "json/0a/shared.JSON"},
+			want: `serializer name collision: host and worker both call their serializer "json" but they differ ` +
+				`(host json/0a/1, worker json/0a/shared.JSON); the fingerprint that ends in a Go type name comes from ` +
+				`isolated-workers v0.1.0: build host and worker with the same version`,
+		},
+		{
+			err: &handshake.SerializerCollisionError{Name: "x", Host: "x/0a/*protocol.Pretty", Worker: "x/0a/v1.2"},
+			want: `serializer name collision: host and worker both call their serializer "x" but they differ ` +
+				`(host x/0a/*protocol.Pretty, worker x/0a/v1.2); the fingerprint that ends in a Go type name comes from ` +
+				`isolated-workers v0.1.0: build host and worker with the same version`,
+		},
+		{
 			err:  &handshake.VersionMismatchError{Host: []int{1, 2}, Worker: []int{3}},
 			want: "no common protocol version: host speaks [1 2], worker speaks [3]",
 		},

@@ -19,8 +19,8 @@ func TestWriteHello(t *testing.T) {
 		want string
 	}{
 		{
-			v:    handshake.HostHello{Token: "tok", ProtocolVersion: 2, Serializer: "json", Fingerprint: "json/0a/shared.JSON", PID: 100, LogLevel: "debug"},
-			want: `{"token":"tok","protocolVersion":2,"serializer":"json","fingerprint":"json/0a/shared.JSON","pid":100,"logLevel":"debug"}` + "\n",
+			v:    handshake.HostHello{Token: "tok", ProtocolVersion: 2, Serializer: "json", Fingerprint: "json/0a/1", PID: 100, LogLevel: "debug"},
+			want: `{"token":"tok","protocolVersion":2,"serializer":"json","fingerprint":"json/0a/1","pid":100,"logLevel":"debug"}` + "\n",
 		},
 		{
 			v:    handshake.HostHello{Token: "tok", ProtocolVersion: 1, Serializer: "json", Fingerprint: "f", PID: 1},
@@ -74,8 +74,8 @@ type failWriter struct{ err error }
 func (w failWriter) Write([]byte) (int, error) { return 0, w.err }
 
 func TestHelloRoundTrip(t *testing.T) {
-	hh := handshake.HostHello{Token: strings.Repeat("ab", 32), ProtocolVersion: 3, Serializer: "msgpack", Fingerprint: "msgpack/0000/shared.MsgPack", PID: 12, LogLevel: "trace"}
-	wh := handshake.WorkerHello{ProtocolVersion: 3, Serializer: "msgpack", Fingerprint: "msgpack/0000/shared.MsgPack", PID: 13,
+	hh := handshake.HostHello{Token: strings.Repeat("ab", 32), ProtocolVersion: 3, Serializer: "msgpack", Fingerprint: "msgpack/0000/1", PID: 12, LogLevel: "trace"}
+	wh := handshake.WorkerHello{ProtocolVersion: 3, Serializer: "msgpack", Fingerprint: "msgpack/0000/1", PID: 13,
 		Messages: []string{"a", "b\n<c>"}, DisconnectBehavior: "keep-alive"}
 	var buf bytes.Buffer
 	for _, v := range []any{hh, wh} {

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/isolated-workers/isolated-workers-go/handshake"
+	"github.com/isolated-workers/isolated-workers-go/shared"
 )
 
 // TestProtocolDocExample keeps the hello lines of the worked example in
@@ -17,9 +18,10 @@ func TestProtocolDocExample(t *testing.T) {
 		t.Fatalf("read PROTOCOL.md: %v", err)
 	}
 	const token = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+	fp := shared.Fingerprint(shared.JSON{})
 	for _, v := range []any{
-		handshake.HostHello{Token: token, ProtocolVersion: 1, Serializer: "json", Fingerprint: "json/0a/shared.JSON", PID: 4100, LogLevel: "warn"},
-		handshake.WorkerHello{ProtocolVersion: 1, Serializer: "json", Fingerprint: "json/0a/shared.JSON", PID: 4242, Messages: []string{"echo"}, DisconnectBehavior: "shutdown",
+		handshake.HostHello{Token: token, ProtocolVersion: 1, Serializer: "json", Fingerprint: fp, PID: 4100, LogLevel: "warn"},
+		handshake.WorkerHello{ProtocolVersion: 1, Serializer: "json", Fingerprint: fp, PID: 4242, Messages: []string{"echo"}, DisconnectBehavior: "shutdown",
 			MaxFrameSize: 16 << 20, MaxRawSize: 256 << 20},
 		handshake.WorkerHello{Error: "authentication failed: wrong auth token from pid 4100", Code: handshake.CodeAuthFailed},
 	} {

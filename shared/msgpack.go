@@ -18,13 +18,20 @@ import (
 // written for JSON work unchanged.
 type MsgPack struct{}
 
-var _ Serializer = MsgPack{}
+var (
+	_ Serializer        = MsgPack{}
+	_ EncodingVersioner = MsgPack{}
+)
 
 // Name returns "msgpack".
 func (MsgPack) Name() string { return "msgpack" }
 
 // Terminator returns 0x00 0x00.
 func (MsgPack) Terminator() []byte { return []byte{0, 0} }
+
+// EncodingVersion returns "1": MessagePack with struct fields named by
+// their msgpack or json tag, 0x00 and 0x01 escaped as described above.
+func (MsgPack) EncodingVersion() string { return "1" }
 
 var msgpackEncoders = sync.Pool{New: func() any {
 	var buf bytes.Buffer

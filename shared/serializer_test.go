@@ -239,8 +239,15 @@ func TestNewSerializer(t *testing.T) {
 	}
 }
 
-// otherJSON is a different serializer that claims JSON's name.
+// otherJSON is another Go type that writes JSON's encoding under JSON's
+// name: the same encoding, so the same fingerprint.
 type otherJSON struct{ shared.JSON }
+
+// jsonV2 claims JSON's name and terminator but declares another encoding
+// version: a different serializer.
+type jsonV2 struct{ shared.JSON }
+
+func (jsonV2) EncodingVersion() string { return "2" }
 
 // fingerprinted decides its own fingerprint.
 type fingerprinted struct{ shared.JSON }
@@ -257,7 +264,8 @@ func TestFingerprint(t *testing.T) {
 		{"same type JSON", shared.JSON{}, shared.JSON{}, true},
 		{"same type MsgPack", shared.MsgPack{}, shared.MsgPack{}, true},
 		{"JSON vs MsgPack", shared.JSON{}, shared.MsgPack{}, false},
-		{"same name, different type", shared.JSON{}, otherJSON{}, false},
+		{"same encoding, different Go type", shared.JSON{}, otherJSON{}, true},
+		{"same name and terminator, different encoding version", shared.JSON{}, jsonV2{}, false},
 		{"same name, NewSerializer vs JSON", shared.JSON{}, shared.NewSerializer("json", "\n", marshal, unmarshal), false},
 		{"NewSerializer, same name and terminator", shared.NewSerializer("x", "\n", marshal, unmarshal), shared.NewSerializer("x", "\n", marshal, unmarshal), true},
 		{"NewSerializer, different terminator", shared.NewSerializer("x", "\n", marshal, unmarshal), shared.NewSerializer("x", "\x00", marshal, unmarshal), false},
@@ -269,6 +277,19 @@ func TestFingerprint(t *testing.T) {
 				t.Errorf("Fingerprint(%T) = %q, Fingerprint(%T) = %q; equal = %v, want %v", tt.a, fa, tt.b, fb, fa == fb, tt.wantEqual)
 			}
 		})
+	}
+	for _, tt := range []struct {
+		s    shared.Serializer
+		want string
+	}{
+		{shared.JSON{}, "json/0a/1"},
+		{shared.MsgPack{}, "msgpack/0000/1"},
+		{jsonV2{}, "json/0a/2"},
+		{shared.NewSerializer("json-pretty", "\n\n", marshal, unmarshal), "json-pretty/0a0a/0"},
+	} {
+		if got := shared.Fingerprint(tt.s); got != tt.want {
+			t.Errorf("Fingerprint(%T) = %q, want %q (name/terminator/encoding version, no Go type)", tt.s, got, tt.want)
+		}
 	}
 	if got, want := shared.Fingerprint(fingerprinted{}), "custom-fp"; got != want {
 		t.Errorf("Fingerprint(Fingerprinter) = %q, want %q", got, want)
