@@ -43,13 +43,40 @@
 //
 // # WebSocket endpoint
 //
+// Wiring a hub, its endpoint and the page into a host:
+//
+//	hub, _ := statushub.NewHub(statushub.HubConfig{})
+//	ws, _ := statushub.NewHandler(hub, statushub.HandlerConfig{})
+//	defer ws.Close()                                    // the http.Server does not track hijacked WebSocket connections
+//	mux.Handle("/status/", statushub.PageHandler("ws")) // the live page; "ws" resolves to /status/ws
+//	mux.Handle("/status/ws", ws)
+//	w, _ := host.Start(ctx, host.Config{Cmd: cmd, Handshake: hs, Status: hub})
+//
 // NewHandler returns an http.Handler that upgrades requests to WebSocket
 // connections (github.com/coder/websocket) and sends one JSON text message
-// per Event: first the hub's snapshot, then live events. Per client it
-// enforces:
+// per Event (its fields: package shared/status, "Event JSON"):
 //
-//   - a connection limit (HandlerConfig.MaxClients): further clients get
-//     HTTP 503 with a plain-text body saying why;
+//   - On connect a client first gets the snapshot, the latest event of
+//     every job the hub knows (at most HubConfig.MaxJobs, least recently
+//     updated first), sent without rate limiting, then live events.
+//     Snapshot and live stream are taken atomically: no event is missed or
+//     sent twice. HandlerConfig.SkipSnapshot turns the snapshot off.
+//   - A plain GET (or HEAD) of the same URL, without Upgrade: websocket,
+//     returns the snapshot as one JSON array (curl
+//     http://localhost:8080/status/ws); it does not count against the
+//     client limit.
+//   - Each job's events arrive in the order they were published.
+//   - Clients send nothing: a data message from a client closes the
+//     connection with status 1008 (policy violation); pings are answered.
+//     The server closes with 1001 (going away) when the hub or the endpoint
+//     shuts down.
+//
+// Per client it enforces:
+//
+//   - a connection limit (HandlerConfig.MaxClients, default 64): further
+//     clients get HTTP 503 with a plain-text body saying why: too many
+//     status clients: 64 are connected, the limit (HandlerConfig.MaxClients)
+//     is 64; close another status page or try again later;
 //   - bursts are absorbed: the hub puts each event into the client's own
 //     queue without waiting. Once more than HubConfig.SubscriberBuffer
 //     events are waiting, or the client is out of rate budget, the queue
@@ -58,27 +85,67 @@
 //     a non-terminal one. A client that reads therefore always converges on
 //     every job's current state, never loses a terminal event to a later
 //     non-terminal one, but may skip intermediate states
-//     (HandlerStats.Coalesced). The queue is
-//     bounded by jobs, not events: a client with more distinct jobs waiting
-//     than HubConfig.MaxJobs is disconnected and counted in
+//     (HandlerStats.Coalesced). Events published in a tight loop (10,000 in
+//     the tests) reach a reading client with every job's final state. The
+//     queue is bounded by jobs, not events: a client with more distinct
+//     jobs waiting than HubConfig.MaxJobs is disconnected and counted in
 //     HandlerStats.SlowDropped;
-//   - a message rate (HandlerConfig.RatePerSecond, Burst): events within the
-//     rate are sent one by one, in order; above it they wait, coalescing;
-//   - a stall limit (HandlerConfig.WriteTimeout): only a client that has
-//     stopped reading is disconnected, when a message has waited that long
-//     to be taken. It is counted in HandlerStats.SlowDropped and reported to
-//     HandlerConfig.OnDrop.
+//   - a message rate (HandlerConfig.RatePerSecond, default 200 a second;
+//     Burst, default 100): events within the rate are sent one by one, in
+//     order; above it they wait, coalescing;
+//   - a stall limit (HandlerConfig.WriteTimeout, default 5s): only a client
+//     that has stopped reading is disconnected, without a close handshake,
+//     when a message has waited that long to be taken. It is counted in
+//     HandlerStats.SlowDropped and reported to HandlerConfig.OnDrop.
+//     Reconnecting gives a fresh snapshot; the bundled page does so with
+//     backoff.
 //
-// PageHandler serves a self-contained HTML page that connects to the
-// endpoint and shows a live table of jobs.
+// # Configuration and defaults
 //
-// # Defaults
+// A zero field means its default; the defaults are constants in
+// defaults.go (DefaultSubscriberBuffer, DefaultStallTimeout,
+// DefaultMaxJobs, DefaultMaxClients, DefaultRatePerSecond, DefaultBurst,
+// DefaultWriteTimeout). Retry defaults live in package shared/retry, the
+// breaker and dead-letter defaults in package shared/action.
 //
-// All defaults for the hub and the WebSocket endpoint are in defaults.go
-// (DefaultSubscriberBuffer, DefaultStallTimeout, DefaultMaxJobs,
-// DefaultMaxClients, DefaultRatePerSecond, DefaultBurst,
-// DefaultWriteTimeout); a zero config
-// field means its default. Retry defaults live in package shared/retry.
+//	HandlerConfig   default  meaning
+//	MaxClients      64       clients connected at once; more get HTTP 503
+//	RatePerSecond   200      sustained messages per second per client; math.Inf(1) means no limit
+//	Burst           100      messages a client may get at once above the rate after a quiet period
+//	WriteTimeout    5s       how long a message may wait to be taken; a client that stopped reading
+//	                         this long is dropped
+//	OnDrop          none     func(subscriberID, reason string), called for every client dropped as slow
+//	SkipSnapshot    false    send no snapshot on connect
+//	OriginPatterns  none     extra origins cross-origin browsers may connect from
+//	                         (websocket.AcceptOptions); same-origin is always allowed
+//
+//	HubConfig         default  meaning
+//	SubscriberBuffer  256      a subscription's channel capacity, and the waiting events beyond which a
+//	                           subscriber's (or WebSocket client's) queue coalesces per job
+//	StallTimeout      5s       how long a subscription may leave an event untaken with its channel
+//	                           full before it is dropped
+//	MaxJobs           10000    jobs kept in the snapshot (least recently updated evicted first); also
+//	                           the most distinct jobs a subscriber or WebSocket client may have waiting
+//	Logger            discard  hclog logger; dropped subscribers are logged at Warn
+//	OnDrop            none     func(subscriberID, reason string), called for every dropped
+//	                           subscription; must not call Hub.Close
+//
+// Counters: Hub.Stats ([HubStats]: Published, Delivered, Coalesced,
+// Dropped, Subscribers) and Handler.Stats ([HandlerStats]: Clients,
+// Accepted, Rejected, SlowDropped, Sent, Coalesced).
+//
+// # The status page
+//
+// PageHandler(wsPath) serves one self-contained HTML page (no external
+// resources, a strict Content-Security-Policy) that loads the snapshot,
+// connects to the WebSocket (a relative wsPath resolves against the page's
+// URL; https pages use wss) and shows a live table of jobs: id, status
+// badge, attempt, worker, error, time. Rows carry data-job and data-status
+// attributes for scripts. make demo-serve keeps one up at
+// http://127.0.0.1:8080/; make test checks it in headless Chromium
+// (TestPageInBrowser, and TestStatusPageShowsJobsInBrowser with real
+// workers): a status change published after the page loaded must appear
+// on it.
 //
 // # Concurrency contract
 //

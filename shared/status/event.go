@@ -20,7 +20,7 @@ const (
 )
 
 // Event is one change of a job's status. Its JSON form is the status protocol
-// that WebSocket clients read (see the README, "Status protocol").
+// that WebSocket clients read (see the package documentation, "Event JSON").
 type Event struct {
 	JobID      string            `json:"jobId" msgpack:"jobId"`
 	WorkerID   string            `json:"workerId,omitempty" msgpack:"workerId,omitempty"`
