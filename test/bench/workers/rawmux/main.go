@@ -1,0 +1,85 @@
+// Command rawmux is the multiplexed raw Unix-socket floor: like the raw
+// worker, but the one connection carries a yamux session (the multiplexer
+// isolated-workers uses, with its settings), and every stream the host
+// opens answers length-prefixed frames (see rawproto) in lock-step on its
+// own goroutine. No envelope, no serializer, no call table: what yamux
+// itself costs. It exits when its host's session closes, or when no host
+// connects within 10 s.
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"time"
+
+	"github.com/hashicorp/yamux"
+	"github.com/isolated-workers/isolated-workers-go/test/bench/internal/rawproto"
+)
+
+func main() {
+	path := os.Getenv(rawproto.SocketEnv)
+	if path == "" {
+		fmt.Fprintf(os.Stderr, "%s is a benchmark worker, started by its host\n", os.Args[0])
+		os.Exit(1)
+	}
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "rawmux worker:", err)
+		os.Exit(1)
+	}
+	ln.SetUnlinkOnClose(true)
+	fmt.Println(rawproto.ReadyLine)
+	ln.SetDeadline(time.Now().Add(10 * time.Second))
+	c, err := ln.Accept()
+	ln.Close()
+	if err != nil {
+		os.Exit(0)
+	}
+	sess, err := yamux.Server(c, rawproto.YamuxConfig())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "rawmux worker:", err)
+		os.Exit(1)
+	}
+	for {
+		st, err := sess.Accept()
+		if err != nil {
+			os.Exit(0) // the host closed the session
+		}
+		go serve(st)
+	}
+}
+
+func serve(c net.Conn) {
+	defer c.Close()
+	br := bufio.NewReaderSize(c, 64<<10)
+	var buf, out []byte
+	for {
+		n, err := rawproto.ReadLen(br)
+		if err != nil || n < 1 {
+			return
+		}
+		if cap(buf) < n {
+			buf = make([]byte, n)
+		}
+		buf = buf[:n]
+		if _, err := io.ReadFull(br, buf); err != nil {
+			return
+		}
+		payload := buf[1:] // ping and echo both answer with the payload
+		out = rawproto.AppendReply(out[:0], len(payload))
+		if len(payload) > rawproto.SmallWrite {
+			// A large body: two yamux frames cost less than copying it.
+			if _, err := c.Write(out); err != nil {
+				return
+			}
+			out = out[:0]
+		}
+		out = append(out, payload...)
+		if _, err := c.Write(out); err != nil {
+			return
+		}
+	}
+}
