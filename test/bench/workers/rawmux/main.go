@@ -13,6 +13,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime/trace"
 	"time"
 
 	"github.com/hashicorp/yamux"
@@ -20,15 +21,34 @@ import (
 )
 
 func main() {
+	os.Exit(serve1())
+}
+
+// serve1 serves one host, with an execution trace when
+// IW_BENCH_WORKER_TRACE names a file (as the iw worker does).
+func serve1() int {
+	if tr := os.Getenv("IW_BENCH_WORKER_TRACE"); tr != "" {
+		f, err := os.Create(tr)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "rawmux worker:", err)
+			return 1
+		}
+		defer f.Close()
+		if err := trace.Start(f); err != nil {
+			fmt.Fprintln(os.Stderr, "rawmux worker:", err)
+			return 1
+		}
+		defer trace.Stop()
+	}
 	path := os.Getenv(rawproto.SocketEnv)
 	if path == "" {
 		fmt.Fprintf(os.Stderr, "%s is a benchmark worker, started by its host\n", os.Args[0])
-		os.Exit(1)
+		return 1
 	}
 	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "rawmux worker:", err)
-		os.Exit(1)
+		return 1
 	}
 	ln.SetUnlinkOnClose(true)
 	fmt.Println(rawproto.ReadyLine)
@@ -36,17 +56,17 @@ func main() {
 	c, err := ln.Accept()
 	ln.Close()
 	if err != nil {
-		os.Exit(0)
+		return 0
 	}
 	sess, err := yamux.Server(c, rawproto.YamuxConfig())
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "rawmux worker:", err)
-		os.Exit(1)
+		return 1
 	}
 	for {
 		st, err := sess.Accept()
 		if err != nil {
-			os.Exit(0) // the host closed the session
+			return 0 // the host closed the session
 		}
 		go serve(st)
 	}
