@@ -1,8 +1,9 @@
 // Package bench measures isolated-workers side by side with its peers:
 // hashicorp/go-plugin over net/rpc and over gRPC, and two raw Unix-socket
-// floors: rawmux (a yamux session with isolated-workers' settings, a stream
-// per lane, lock-step per stream: what yamux alone costs) and raw (lock-step
-// on one connection; pipelined on a second connection for many lanes). It is
+// floors: rawmux (a yamux session with isolated-workers' settings:
+// lock-step on a stream, pipelined on another stream for many lanes: what
+// yamux alone costs) and raw (lock-step on one connection; pipelined on a
+// second connection for many lanes). It is
 // its own module, so go-plugin and gRPC never enter the library's go.mod.
 //
 // Every peer is a real worker binary (./workers/...), built into a temporary

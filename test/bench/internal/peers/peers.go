@@ -4,8 +4,9 @@
 //	iw      isolated-workers (this project), default JSON serializer
 //	netrpc  hashicorp/go-plugin over net/rpc
 //	grpc    hashicorp/go-plugin over gRPC
-//	rawmux  a minimal Go worker: a yamux session on a Unix socket, a stream
-//	        per caller in flight, length-prefixed frames in lock-step
+//	rawmux  a minimal Go worker: a yamux session on a Unix socket,
+//	        length-prefixed frames, lock-step on a stream (pipelined on
+//	        another stream for many lanes)
 //	raw     a minimal Go worker on a Unix socket with length-prefixed frames,
 //	        lock-step on one connection (pipelined for many lanes)
 //

@@ -12,16 +12,24 @@ import (
 
 // rawMuxClient is the multiplexed floor: one yamux session (the
 // multiplexer isolated-workers uses, with its settings) over the worker's
-// socket, and a stream per caller in flight, each used in lock-step (write,
-// then read the reply on the calling goroutine). It has no envelope, no
-// serializer and no call table, so it is what yamux alone costs: the hand-
-// offs through yamux's send and receive loops on both sides.
+// socket. Ping and Echo run in lock-step on a stream (write, then read the
+// reply on the calling goroutine; concurrent callers each take a stream of
+// their own). Pipelined, for many lanes, is one more stream used as
+// isolated-workers uses its calls stream: callers coalesce their requests
+// into one write, and one reader goroutine hands each reply to its caller.
+// It has no envelope, no serializer and no call table, so it is what yamux
+// alone costs: the hand-offs through yamux's send and receive loops on
+// both sides.
 type rawMuxClient struct {
 	*rawProc
 	sess *yamux.Session
 
 	mu   sync.Mutex
 	idle []*muxStream // streams not in use, reused last in, first out
+
+	pipeOnce sync.Once
+	pipe     *rawPipe
+	pipeErr  error
 }
 
 type muxStream struct {
@@ -106,8 +114,26 @@ func (c *rawMuxClient) PingStruct(context.Context, string) (string, error) {
 	return "", ErrUnsupported
 }
 
+// Pipelined returns a caller on a stream of its own that keeps many
+// requests in flight.
+func (c *rawMuxClient) Pipelined() (Caller, error) {
+	c.pipeOnce.Do(func() {
+		st, err := c.sess.OpenStream()
+		if err != nil {
+			c.pipeErr = err
+			return
+		}
+		c.pipe = newRawPipe(st)
+	})
+	return c.pipe, c.pipeErr
+}
+
 // Close closes the session; the worker exits when it is gone.
 func (c *rawMuxClient) Close() error {
 	c.sess.Close()
+	c.pipeOnce.Do(func() {})
+	if c.pipe != nil {
+		c.pipe.close()
+	}
 	return c.wait()
 }

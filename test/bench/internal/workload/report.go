@@ -166,8 +166,9 @@ func newReport(cfg Config) *Report {
 		Note: "Every figure is the median over the runs, with min-max. ratio = iw median / peer median; " +
 			"for rows with higher_is_better a ratio above 1 favours iw, otherwise a ratio below 1 does. " +
 			"1 MiB bandwidth is one way: echoed bytes sent per second (1 MB = 1e6 bytes), not sent plus received. " +
-			"rawmux is a yamux session with a stream per lane, lock-step on each stream; raw is lock-step on one " +
-			"connection, and pipelined on a second connection (one reader goroutine) for the lane rows. " +
+			"rawmux is a yamux session: lock-step on one stream for the sequential rows, pipelined on another stream " +
+			"(coalesced writes, one reader goroutine) for the lane rows; raw is lock-step on one connection, and " +
+			"pipelined on a second connection for the lane rows. " +
 			"Neither raw peer has a serializer, so no struct row.",
 	}
 	for _, p := range cfg.Peers {
@@ -357,7 +358,8 @@ func (r *Report) header() []string {
 func (r *Report) footer() []string {
 	return []string{
 		"1 MiB bandwidth is ONE way: echoed bytes sent per second (1 MB = 10^6 B); the same bytes come back in the same time.",
-		"raw UDS yamux: one yamux session (isolated-workers' settings), a stream per lane, lock-step per stream, no envelope or serializer.",
+		"raw UDS yamux: one yamux session (isolated-workers' settings), no envelope or serializer; sequential rows lock-step on one stream,",
+		"  lane rows pipeline on one more stream (coalesced writes, one reader goroutine), as isolated-workers uses its calls stream.",
 		"raw UDS lock-step: one connection, write then read on the caller's goroutine; its lane rows pipeline on a second connection with one reader goroutine.",
 	}
 }

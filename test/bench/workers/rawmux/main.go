@@ -2,8 +2,8 @@
 // worker, but the one connection carries a yamux session (the multiplexer
 // isolated-workers uses, with its settings), and every stream the host
 // opens answers length-prefixed frames (see rawproto) in lock-step on its
-// own goroutine. No envelope, no serializer, no call table: what yamux
-// itself costs. It exits when its host's session closes, or when no host
+// own goroutine, flushing its replies when no more requests are buffered.
+// No envelope, no serializer, no call table: what yamux itself costs. It exits when its host's session closes, or when no host
 // connects within 10 s.
 package main
 
@@ -72,10 +72,14 @@ func serve1() int {
 	}
 }
 
+// serve answers the frames of one stream in order, as the raw worker does:
+// replies are buffered and flushed when no more requests are buffered, so
+// pipelined requests share writes (and yamux frames).
 func serve(c net.Conn) {
 	defer c.Close()
 	br := bufio.NewReaderSize(c, 64<<10)
-	var buf, out []byte
+	bw := bufio.NewWriterSize(c, 64<<10)
+	var buf []byte
 	for {
 		n, err := rawproto.ReadLen(br)
 		if err != nil || n < 1 {
@@ -89,17 +93,13 @@ func serve(c net.Conn) {
 			return
 		}
 		payload := buf[1:] // ping and echo both answer with the payload
-		out = rawproto.AppendReply(out[:0], len(payload))
-		if len(payload) > rawproto.SmallWrite {
-			// A large body: two yamux frames cost less than copying it.
-			if _, err := c.Write(out); err != nil {
+		var hdr [4]byte
+		bw.Write(rawproto.AppendReply(hdr[:0], len(payload)))
+		bw.Write(payload)
+		if br.Buffered() == 0 {
+			if bw.Flush() != nil {
 				return
 			}
-			out = out[:0]
-		}
-		out = append(out, payload...)
-		if _, err := c.Write(out); err != nil {
-			return
 		}
 	}
 }
