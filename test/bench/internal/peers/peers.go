@@ -68,7 +68,7 @@ type Options struct {
 	// WorkerCPUProfile, for iw only, makes the worker write its CPU profile
 	// to this file until it exits.
 	WorkerCPUProfile string
-	// WorkerTrace, for iw only, makes the worker write its execution trace
+	// WorkerTrace, for iw and rawmux, makes the worker write its execution trace
 	// (runtime/trace) to this file until it exits.
 	WorkerTrace string
 }

@@ -45,7 +45,7 @@ type rawProc struct {
 
 // launchRaw starts a raw-style worker (raw or rawmux), waits for its ready
 // line and dials its socket.
-func launchRaw(ctx context.Context, bin string) (*rawProc, net.Conn, error) {
+func launchRaw(ctx context.Context, bin string, env ...string) (*rawProc, net.Conn, error) {
 	dir, err := os.MkdirTemp("", "rawb-")
 	if err != nil {
 		return nil, nil, err
@@ -53,7 +53,7 @@ func launchRaw(ctx context.Context, bin string) (*rawProc, net.Conn, error) {
 	p := &rawProc{dir: dir, sock: filepath.Join(dir, "s"), exited: make(chan struct{})}
 	p.cmd = exec.Command(bin)
 	dieWithParent(p.cmd)
-	p.cmd.Env = append(os.Environ(), rawproto.SocketEnv+"="+p.sock)
+	p.cmd.Env = append(append(os.Environ(), rawproto.SocketEnv+"="+p.sock), env...)
 	p.cmd.Stderr = os.Stderr
 	stdout, err := p.cmd.StdoutPipe()
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/hashicorp/yamux"
+	"github.com/isolated-workers/isolated-workers-go/test/bench/internal/iwproto"
 	"github.com/isolated-workers/isolated-workers-go/test/bench/internal/rawproto"
 )
 
@@ -38,8 +39,12 @@ type muxStream struct {
 	wbuf []byte
 }
 
-func startRawMux(ctx context.Context, bin string, _ Options) (Client, error) {
-	p, conn, err := launchRaw(ctx, bin)
+func startRawMux(ctx context.Context, bin string, opt Options) (Client, error) {
+	var env []string
+	if opt.WorkerTrace != "" {
+		env = append(env, iwproto.TraceEnv+"="+opt.WorkerTrace)
+	}
+	p, conn, err := launchRaw(ctx, bin, env...)
 	if err != nil {
 		return nil, err
 	}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/yamux"
+	"github.com/isolated-workers/isolated-workers-go/test/bench/internal/iwproto"
 	"github.com/isolated-workers/isolated-workers-go/test/bench/internal/rawproto"
 )
 
@@ -27,7 +28,7 @@ func main() {
 // serve1 serves one host, with an execution trace when
 // IW_BENCH_WORKER_TRACE names a file (as the iw worker does).
 func serve1() int {
-	if tr := os.Getenv("IW_BENCH_WORKER_TRACE"); tr != "" {
+	if tr := os.Getenv(iwproto.TraceEnv); tr != "" {
 		f, err := os.Create(tr)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "rawmux worker:", err)
