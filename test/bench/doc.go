@@ -25,6 +25,12 @@
 // (the tables, ready for the README). GOMAXPROCS in the environment applies
 // to this process and every worker; the header says which was used.
 //
+// Where the time goes: cmd/handoffs traces both processes (runtime/trace)
+// and counts a round trip's goroutine wake-ups by site; PROFILE.md has the
+// findings and the ranked optimisation plan.
+//
+//	go run ./cmd/handoffs -n 3000 -echoes 20 -first 3
+//
 // The same workloads as go test benchmarks, with p50/p99 as metrics:
 //
 //	go test -run '^$' -bench . -benchtime 20000x
