@@ -122,9 +122,10 @@ fuzz-short:
 fuzz:
 	@bash scripts/fuzz.sh $(GO) $(FUZZTIME) $(FUZZ_TARGETS)
 
-## bench: every workload against go-plugin (net/rpc, gRPC) and a raw socket, one run, one table.
+## bench: every workload against go-plugin (net/rpc, gRPC) and a raw socket (yamux and lock-step),
+## one table of medians over 5 runs with their spread (BENCH_FLAGS=-quick: 3 runs, about a minute).
 bench:
-	cd test/bench && $(GO) run ./cmd/sidebyside
+	cd test/bench && $(GO) run ./cmd/sidebyside $(BENCH_FLAGS)
 
 ## lint: formatting, vet, and the exported API against the last v* tag
 ## (scripts/apidiff.sh; API_BREAK=ok accepts an intended incompatible change).

@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"strings"
 	"sync"
@@ -75,9 +76,9 @@ func TestPeersAnswer(t *testing.T) {
 				t.Errorf("Ping(%q) = %q, %v, want %q, nil", workload.Payload, got, err, workload.Payload)
 			}
 			s, err := c.PingStruct(ctx, workload.PayloadString)
-			if p.Name == "raw" {
+			if p.Name == "raw" || p.Name == "rawmux" {
 				if err != peers.ErrUnsupported {
-					t.Errorf("PingStruct on raw: err = %v, want ErrUnsupported", err)
+					t.Errorf("PingStruct on %s: err = %v, want ErrUnsupported", p.Name, err)
 				}
 			} else if err != nil || s != workload.PayloadString {
 				t.Errorf("PingStruct(%q) = %q, %v, want %q, nil", workload.PayloadString, s, err, workload.PayloadString)
@@ -107,21 +108,23 @@ func TestPeersAnswer(t *testing.T) {
 	}
 }
 
-// TestSideBySideSmoke runs every workload for every peer with tiny counts
-// and checks the table has a figure in every cell.
+// TestSideBySideSmoke runs every workload for every peer twice with tiny
+// counts and checks every cell of the table is filled and sane: every
+// figure is positive and finite, min <= median <= max, p99 >= p50, every
+// ratio is finite and positive, and the step probe has every size. It
+// asserts no time.
 func TestSideBySideSmoke(t *testing.T) {
 	cfg := workload.Config{
 		Workers:         workers(t),
+		Runs:            2,
 		StartupLaunches: 1,
-		LatencyWarm:     10,
-		LatencyCalls:    50,
-		StructCalls:     50,
-		Goroutines:      100,
-		ConcurrentWarm:  20 * time.Millisecond,
-		ConcurrentFor:   100 * time.Millisecond,
-		EchoWarm:        1,
-		EchoCount:       2,
-		EchoFirstN:      1,
+		LatencyWarm:     8,
+		LatencyCalls:    40,
+		LatencyCalls64K: 10,
+		LatencyCalls1M:  3,
+		StructCalls:     20,
+		LanesWarm:       10 * time.Millisecond,
+		LanesFor:        30 * time.Millisecond,
 		RSSCalls:        2,
 		RSSIdle:         10 * time.Millisecond,
 		WorkloadTimeout: time.Minute,
@@ -133,21 +136,87 @@ func TestSideBySideSmoke(t *testing.T) {
 	if f := r.Failures(); len(f) > 0 {
 		t.Errorf("Run: failures:\n%s", strings.Join(f, "\n"))
 	}
+	applies := func(row workload.Row, peer string) bool {
+		switch {
+		case row.Workload == workload.WLatencyStruct:
+			return peer != "raw" && peer != "rawmux"
+		case row.Group == workload.GroupStep:
+			return peer == "iw"
+		}
+		return true
+	}
+	if len(r.Rows) == 0 {
+		t.Fatal("the report has no rows")
+	}
 	for _, row := range r.Rows {
 		for _, p := range peers.All() {
-			if _, ok := row.Values[p.Name]; !ok && !(p.Name == "raw" && row.Workload == workload.WLatencyStruct) {
+			v, ok := row.Values[p.Name]
+			if !applies(row, p.Name) {
+				if ok {
+					t.Errorf("row %q has a value for %s, which it does not apply to", row.Key, p.Name)
+				}
+				continue
+			}
+			// A fresh worker's first echo may take no new page (the
+			// fault row may be 0); every other figure is positive.
+			zeroOK := row.Key == workload.RowEchoFirstFaults
+			switch {
+			case !ok:
 				t.Errorf("row %q has no value for %s", row.Key, p.Name)
+			case math.IsNaN(v) || math.IsInf(v, 0) || v < 0 || (v == 0 && !zeroOK):
+				t.Errorf("row %q, %s: median %v, want a positive finite figure", row.Key, p.Name, v)
+			case len(row.Runs[p.Name]) != cfg.Runs:
+				t.Errorf("row %q, %s: %d runs recorded, want %d", row.Key, p.Name, len(row.Runs[p.Name]), cfg.Runs)
+			case row.Min[p.Name] > v || v > row.Max[p.Name]:
+				t.Errorf("row %q, %s: median %v outside min-max %v-%v", row.Key, p.Name, v, row.Min[p.Name], row.Max[p.Name])
+			}
+			if p.Name != "iw" && ok && !zeroOK {
+				if q, ok := row.Ratios[p.Name]; !ok || math.IsNaN(q) || math.IsInf(q, 0) || q <= 0 {
+					t.Errorf("row %q: ratio iw/%s = %v (present %v), want finite and positive", row.Key, p.Name, q, ok)
+				}
 			}
 		}
 	}
-	var sb strings.Builder
+	// p99 >= p50 for every size and peer (each run's p99 is at least its
+	// p50, so the medians over runs are too).
+	var pairs [][2]string
+	for _, size := range workload.RoundTripSizes {
+		pairs = append(pairs, [2]string{workload.RowRT(size, 50), workload.RowRT(size, 99)})
+	}
+	for _, size := range workload.StepSizes {
+		pairs = append(pairs, [2]string{workload.RowStep(size, 50), workload.RowStep(size, 99)})
+	}
+	pairs = append(pairs, [2]string{workload.RowStructP50, workload.RowStructP99})
+	for _, pr := range pairs {
+		p50, p99 := r.Row(pr[0]), r.Row(pr[1])
+		if p50 == nil || p99 == nil {
+			t.Errorf("no rows %q and %q", pr[0], pr[1])
+			continue
+		}
+		for peer, v := range p50.Values {
+			if p99.Values[peer] < v {
+				t.Errorf("%s: %s = %v is below %s = %v", peer, pr[1], p99.Values[peer], pr[0], v)
+			}
+		}
+	}
+	var sb, md strings.Builder
 	if err := r.WriteTable(&sb); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"iw vs net/rpc", "iw vs gRPC", "iw vs raw", "start-up", "p99", "MB/s", "RSS"} {
+	if err := r.WriteMarkdown(&md); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"iw vs net/rpc", "iw vs gRPC", "iw vs raw yamux", "iw vs raw lock-step", "spawn to first reply",
+		"p99", "ONE way", "1000 lane(s)", "RSS", "GOMAXPROCS=", "nproc", "median of 2 runs", "64 KiB step", "65460"} {
 		if !strings.Contains(sb.String(), want) {
 			t.Errorf("table has no %q:\n%s", want, sb.String())
 		}
+		if !strings.Contains(md.String(), want) {
+			t.Errorf("markdown has no %q:\n%s", want, md.String())
+		}
+	}
+	if strings.Contains(sb.String(), " - ") || strings.Contains(sb.String(), "FAILED") {
+		t.Errorf("table has an empty or failed cell:\n%s", sb.String())
 	}
 	if testing.Verbose() {
 		t.Log("\n" + sb.String())

@@ -1,14 +1,17 @@
 // Command sidebyside runs every benchmark workload for every peer in one
 // process and prints one table: isolated-workers against hashicorp/go-plugin
-// (net/rpc and gRPC) and a raw Unix-socket floor. Each peer is a real worker
-// binary, built into a temporary directory first. Run it from test/bench:
+// (net/rpc and gRPC) and two raw Unix-socket floors (yamux-multiplexed and
+// lock-step). Each peer is a real worker binary, built into a temporary
+// directory first. Every figure is the median of -runs runs, with the
+// spread (min-max). Run it from test/bench:
 //
 //	go run ./cmd/sidebyside
-//	go run ./cmd/sidebyside -peers iw,raw -workloads latency,concurrency -cpuprofile-iw iw.prof
+//	go run ./cmd/sidebyside -quick
+//	go run ./cmd/sidebyside -peers iw,rawmux -workloads latency,lanes -cpuprofile-iw iw.prof
 //
-// The results are also written as JSON (default results/latest.json). Every
-// worker is killed at exit, also on SIGINT or SIGTERM or when -timeout
-// passes.
+// The results are also written as JSON (default results/latest.json) and as
+// markdown (results/latest.md). Every worker is killed at exit, also on
+// SIGINT or SIGTERM or when -timeout passes.
 package main
 
 import (
@@ -30,23 +33,35 @@ func main() {
 }
 
 func run() int {
+	quick := false
+	for _, a := range os.Args[1:] {
+		if a == "-quick" || a == "--quick" || a == "-quick=true" || a == "--quick=true" {
+			quick = true
+		}
+	}
 	def := workload.DefaultConfig()
+	if quick {
+		def = workload.QuickConfig()
+	}
 	var (
-		peerList     = flag.String("peers", "all", "comma-separated peers: iw, netrpc, grpc, raw")
+		_            = flag.Bool("quick", false, "fewer runs and calls (about a minute); other flags still apply")
+		peerList     = flag.String("peers", "all", "comma-separated peers: iw, netrpc, grpc, rawmux, raw")
 		workloadList = flag.String("workloads", "all", "comma-separated workloads: "+strings.Join(workload.Names(), ", "))
 		cpuIW        = flag.String("cpuprofile-iw", "", "write this process's CPU profile during iw's profiled workloads to `file`")
 		cpuIWWhich   = flag.String("cpuprofile-iw-workloads", strings.Join(def.CPUProfileIWWorkloads, ","), "iw workloads -cpuprofile-iw covers (they run first for iw)")
 		cpuIWWorker  = flag.String("cpuprofile-iw-worker", "", "make the iw worker of each profiled workload write its CPU profile to `prefix`.<workload>")
 		jsonOut      = flag.String("json", "results/latest.json", "write the results as JSON to `file` (\"\" for none)")
-		timeout      = flag.Duration("timeout", 5*time.Minute, "give up, kill every worker and exit 2 after this long")
+		mdOut        = flag.String("md", "results/latest.md", "write the tables as markdown to `file` (\"\" for none)")
+		timeout      = flag.Duration("timeout", 10*time.Minute, "give up, kill every worker and exit 2 after this long")
 		quiet        = flag.Bool("q", false, "no progress lines, only the table")
 	)
-	flag.IntVar(&def.StartupLaunches, "startup-n", def.StartupLaunches, "launches per peer for start-up")
-	flag.IntVar(&def.LatencyCalls, "latency-n", def.LatencyCalls, "measured sequential calls")
-	flag.IntVar(&def.StructCalls, "struct-n", def.StructCalls, "measured sequential struct calls")
-	flag.DurationVar(&def.ConcurrentFor, "concurrent-for", def.ConcurrentFor, "measured time of the concurrent workload")
-	flag.IntVar(&def.EchoCount, "echo-n", def.EchoCount, "measured 1 MiB echoes, at most")
-	flag.DurationVar(&def.EchoMax, "echo-max", def.EchoMax, "measured echo time, at most")
+	flag.IntVar(&def.Runs, "runs", def.Runs, "runs of every workload per peer; each figure is their median")
+	flag.IntVar(&def.StartupLaunches, "startup-n", def.StartupLaunches, "launches per peer and run for start-up")
+	flag.IntVar(&def.LatencyCalls, "latency-n", def.LatencyCalls, "measured sequential calls of 32 B and 1 KiB, per run")
+	flag.IntVar(&def.LatencyCalls64K, "latency-n-64k", def.LatencyCalls64K, "measured sequential calls of 64 KiB (and each step size), per run")
+	flag.IntVar(&def.LatencyCalls1M, "latency-n-1m", def.LatencyCalls1M, "measured sequential 1 MiB echoes, per run")
+	flag.IntVar(&def.StructCalls, "struct-n", def.StructCalls, "measured sequential struct calls, per run")
+	flag.DurationVar(&def.LanesFor, "lanes-for", def.LanesFor, "measured time of each lane count, per run")
 	flag.Parse()
 
 	fail := func(err error) int {
@@ -113,6 +128,12 @@ func run() int {
 			return fail(err)
 		}
 		fmt.Printf("results written to %s (run took %.0fs)\n", *jsonOut, time.Since(start).Seconds())
+	}
+	if *mdOut != "" {
+		if err := report.WriteMarkdownFile(*mdOut); err != nil {
+			return fail(err)
+		}
+		fmt.Printf("markdown tables written to %s\n", *mdOut)
 	}
 	if cfg.CPUProfileIW != "" {
 		fmt.Printf("iw host CPU profile (%s): go tool pprof -top %s\n", strings.Join(cfg.CPUProfileIWWorkloads, ", "), cfg.CPUProfileIW)

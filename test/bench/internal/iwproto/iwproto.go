@@ -32,3 +32,7 @@ var (
 // CPUProfileEnv, when set in the worker's environment, names a file the
 // worker writes its own CPU profile to, from start to exit.
 const CPUProfileEnv = "IW_BENCH_WORKER_CPUPROFILE"
+
+// TraceEnv, when set in the worker's environment, names a file the worker
+// writes its runtime/trace execution trace to, from start to exit.
+const TraceEnv = "IW_BENCH_WORKER_TRACE"

@@ -19,8 +19,8 @@ type iwClient struct {
 func startIW(ctx context.Context, bin string, opt Options) (Client, error) {
 	cmd := exec.Command(bin)
 	dieWithParent(cmd)
-	if opt.WorkerCPUProfile != "" {
-		cmd.Env = append(os.Environ(), iwproto.CPUProfileEnv+"="+opt.WorkerCPUProfile)
+	if opt.WorkerCPUProfile != "" || opt.WorkerTrace != "" {
+		cmd.Env = append(os.Environ(), iwproto.CPUProfileEnv+"="+opt.WorkerCPUProfile, iwproto.TraceEnv+"="+opt.WorkerTrace)
 	}
 	w, err := host.Start(ctx, host.Config{
 		Cmd:       cmd,

@@ -4,7 +4,11 @@
 //	iw      isolated-workers (this project), default JSON serializer
 //	netrpc  hashicorp/go-plugin over net/rpc
 //	grpc    hashicorp/go-plugin over gRPC
-//	raw     a minimal Go worker on a Unix socket with length-prefixed frames
+//	rawmux  a minimal Go worker: a yamux session on a Unix socket,
+//	        length-prefixed frames, lock-step on a stream (pipelined on
+//	        another stream for many lanes)
+//	raw     a minimal Go worker on a Unix socket with length-prefixed frames,
+//	        lock-step on one connection (pipelined for many lanes)
 //
 // Every process a peer starts is recorded until its client is closed, so a
 // harness that is interrupted can kill what is left (KillAll).
@@ -27,7 +31,7 @@ type Client interface {
 	// Ping sends a small []byte payload and returns the worker's copy.
 	Ping(ctx context.Context, b []byte) ([]byte, error)
 	// PingStruct sends a one-string struct through the peer's own
-	// serializer (JSON, gob, protobuf). ErrUnsupported for raw.
+	// serializer (JSON, gob, protobuf). ErrUnsupported for raw and rawmux.
 	PingStruct(ctx context.Context, s string) (string, error)
 	// Echo sends a []byte payload of any size and returns the copy.
 	Echo(ctx context.Context, b []byte) ([]byte, error)
@@ -64,11 +68,14 @@ type Options struct {
 	// WorkerCPUProfile, for iw only, makes the worker write its CPU profile
 	// to this file until it exits.
 	WorkerCPUProfile string
+	// WorkerTrace, for iw and rawmux, makes the worker write its execution trace
+	// (runtime/trace) to this file until it exits.
+	WorkerTrace string
 }
 
 // Peer is one side of the comparison.
 type Peer struct {
-	// Name is the short name used in flags and JSON: iw, netrpc, grpc, raw.
+	// Name is the short name used in flags and JSON: iw, netrpc, grpc, rawmux, raw.
 	Name string
 	// Title is the column header.
 	Title string
@@ -93,7 +100,8 @@ func All() []Peer {
 		{Name: "iw", Title: "isolated-workers", Binary: "iw", start: startIW},
 		{Name: "netrpc", Title: "go-plugin net/rpc", Binary: "netrpc", start: startNetRPC},
 		{Name: "grpc", Title: "go-plugin gRPC", Binary: "grpc", start: startGRPC},
-		{Name: "raw", Title: "raw UDS", Binary: "raw", start: startRaw},
+		{Name: "rawmux", Title: "raw UDS yamux", Binary: "rawmux", start: startRawMux},
+		{Name: "raw", Title: "raw UDS lock-step", Binary: "raw", start: startRaw},
 	}
 }
 
@@ -118,7 +126,7 @@ func Select(list string) ([]Peer, error) {
 	}
 	for _, n := range names {
 		if !slices.ContainsFunc(all, func(p Peer) bool { return p.Name == n }) {
-			return nil, fmt.Errorf("unknown peer %q (peers: iw, netrpc, grpc, raw)", n)
+			return nil, fmt.Errorf("unknown peer %q (peers: iw, netrpc, grpc, rawmux, raw)", n)
 		}
 	}
 	return out, nil

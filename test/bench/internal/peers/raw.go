@@ -22,10 +22,7 @@ import (
 // on the same goroutine: no hand-off at all). Pipelined opens a second
 // connection with a reader goroutine, for many calls in flight.
 type rawClient struct {
-	cmd    *exec.Cmd
-	dir    string
-	sock   string
-	exited chan struct{}
+	*rawProc
 
 	mu   sync.Mutex // one lock-step call at a time
 	conn net.Conn
@@ -37,30 +34,37 @@ type rawClient struct {
 	pipeErr  error
 }
 
-// rawSmallWrite is the largest payload copied into one write with its
-// header; larger payloads go out with writev.
-const rawSmallWrite = 64 << 10
+// rawProc is a running raw or rawmux worker: the process, its socket's
+// directory, and a channel closed when it has exited.
+type rawProc struct {
+	cmd    *exec.Cmd
+	dir    string
+	sock   string
+	exited chan struct{}
+}
 
-func startRaw(ctx context.Context, bin string, _ Options) (Client, error) {
+// launchRaw starts a raw-style worker (raw or rawmux), waits for its ready
+// line and dials its socket.
+func launchRaw(ctx context.Context, bin string, env ...string) (*rawProc, net.Conn, error) {
 	dir, err := os.MkdirTemp("", "rawb-")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	c := &rawClient{dir: dir, sock: filepath.Join(dir, "s"), exited: make(chan struct{})}
-	c.cmd = exec.Command(bin)
-	dieWithParent(c.cmd)
-	c.cmd.Env = append(os.Environ(), rawproto.SocketEnv+"="+c.sock)
-	c.cmd.Stderr = os.Stderr
-	stdout, err := c.cmd.StdoutPipe()
+	p := &rawProc{dir: dir, sock: filepath.Join(dir, "s"), exited: make(chan struct{})}
+	p.cmd = exec.Command(bin)
+	dieWithParent(p.cmd)
+	p.cmd.Env = append(append(os.Environ(), rawproto.SocketEnv+"="+p.sock), env...)
+	p.cmd.Stderr = os.Stderr
+	stdout, err := p.cmd.StdoutPipe()
 	if err != nil {
 		os.RemoveAll(dir)
-		return nil, err
+		return nil, nil, err
 	}
-	if err := c.cmd.Start(); err != nil {
+	if err := p.cmd.Start(); err != nil {
 		os.RemoveAll(dir)
-		return nil, err
+		return nil, nil, err
 	}
-	track(c.cmd.Process.Pid)
+	track(p.cmd.Process.Pid)
 	ready := make(chan error, 1)
 	go func() {
 		br := bufio.NewReader(stdout)
@@ -70,24 +74,47 @@ func startRaw(ctx context.Context, bin string, _ Options) (Client, error) {
 		}
 		ready <- err
 		io.Copy(io.Discard, br) // until the worker exits
-		c.cmd.Wait()
-		close(c.exited)
+		p.cmd.Wait()
+		close(p.exited)
 	}()
 	select {
 	case err = <-ready:
 	case <-ctx.Done():
 		err = ctx.Err()
 	}
+	var conn net.Conn
 	if err == nil {
 		var d net.Dialer
-		c.conn, err = d.DialContext(ctx, "unix", c.sock)
+		conn, err = d.DialContext(ctx, "unix", p.sock)
 	}
 	if err != nil {
-		c.Close()
+		p.wait()
+		return nil, nil, err
+	}
+	return p, conn, nil
+}
+
+// wait waits for the worker to exit once its connections are closed (it is
+// killed if it has not after 2 s) and removes its directory.
+func (p *rawProc) wait() error {
+	select {
+	case <-p.exited:
+	case <-time.After(2 * time.Second):
+		p.cmd.Process.Kill()
+		<-p.exited
+	}
+	untrack(p.cmd.Process.Pid)
+	return os.RemoveAll(p.dir)
+}
+
+func (p *rawProc) PID() int { return p.cmd.Process.Pid }
+
+func startRaw(ctx context.Context, bin string, _ Options) (Client, error) {
+	p, conn, err := launchRaw(ctx, bin)
+	if err != nil {
 		return nil, err
 	}
-	c.br = bufio.NewReaderSize(c.conn, 64<<10)
-	return c, nil
+	return &rawClient{rawProc: p, conn: conn, br: bufio.NewReaderSize(conn, 64<<10)}, nil
 }
 
 func (c *rawClient) call(op byte, b []byte) ([]byte, error) {
@@ -104,7 +131,7 @@ func (c *rawClient) call(op byte, b []byte) ([]byte, error) {
 
 func writeRequest(w io.Writer, buf *[]byte, op byte, b []byte) error {
 	*buf = rawproto.AppendRequest((*buf)[:0], op, len(b))
-	if len(b) <= rawSmallWrite {
+	if len(b) <= rawproto.SmallWrite {
 		*buf = append(*buf, b...)
 		_, err := w.Write(*buf)
 		return err
@@ -136,8 +163,6 @@ func (c *rawClient) PingStruct(context.Context, string) (string, error) {
 	return "", ErrUnsupported
 }
 
-func (c *rawClient) PID() int { return c.cmd.Process.Pid }
-
 // Pipelined returns a caller on a second connection that keeps many
 // requests in flight: writers coalesce into one write, and a reader
 // goroutine hands each reply to its caller in order.
@@ -166,14 +191,7 @@ func (c *rawClient) Close() error {
 	if c.pipe != nil {
 		c.pipe.close()
 	}
-	select {
-	case <-c.exited:
-	case <-time.After(2 * time.Second):
-		c.cmd.Process.Kill()
-		<-c.exited
-	}
-	untrack(c.cmd.Process.Pid)
-	return os.RemoveAll(c.dir)
+	return c.wait()
 }
 
 // rawPipe is a pipelined connection.

@@ -25,6 +25,10 @@ const (
 	ReadyLine = "ready"
 )
 
+// SmallWrite is the largest payload a raw peer copies into one write with
+// its header; a larger one goes out as header and body.
+const SmallWrite = 64 << 10
+
 // MaxFrame bounds one frame.
 const MaxFrame = 64 << 20
 

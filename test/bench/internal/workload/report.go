@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -14,45 +15,91 @@ import (
 	"time"
 )
 
-// Row keys.
+// Row keys. Round-trip, step and lane rows are named by rowRT, rowStep and
+// rowLanes.
 const (
-	RowStartup     = "startup"
-	RowLatencyP50  = "latency-p50"
-	RowLatencyP99  = "latency-p99"
-	RowConcurrency = "concurrency"
-	RowStructP50   = "latency-struct-p50"
-	RowStructP99   = "latency-struct-p99"
-	RowEcho        = "echo"
-	RowEchoFirst   = "echo-first"
-	RowRSS         = "rss"
+	RowStartup         = "startup"
+	RowEchoMBs         = "echo-1mib-mbs-one-way"
+	RowStructP50       = "struct-p50"
+	RowStructP99       = "struct-p99"
+	RowEchoFirst       = "echo-first"
+	RowEchoFirstFaults = "echo-first-worker-faults"
+	RowRSS             = "rss"
+)
+
+func rowRT(size, pct int) string   { return fmt.Sprintf("rt-%d-p%d", size, pct) }
+func rowStep(size, pct int) string { return fmt.Sprintf("step-%d-p%d", size, pct) }
+func rowLanes(g int) string        { return fmt.Sprintf("lanes-%d", g) }
+
+// RowRT, RowStep and RowLanes are the keys of those rows, for tests.
+func RowRT(size, pct int) string   { return rowRT(size, pct) }
+func RowStep(size, pct int) string { return rowStep(size, pct) }
+func RowLanes(g int) string        { return rowLanes(g) }
+
+func sizeLabel(n int) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+// Row groups: the main table, and the 64 KiB step probe (iw only).
+const (
+	GroupMain = "main"
+	GroupStep = "step"
 )
 
 // rowSpec describes one table row.
 type rowSpec struct {
-	key, workload, label, unit string
-	higherBetter               bool
+	key, workload, label, unit, group string
+	higherBetter                      bool
 }
 
 func rowSpecs(cfg Config) []rowSpec {
-	return []rowSpec{
-		{RowStartup, WStartup, fmt.Sprintf("start-up to first reply, median of %d", cfg.StartupLaunches), "ms", false},
-		{RowLatencyP50, WLatency, "sequential round trip 32 B, p50", "us", false},
-		{RowLatencyP99, WLatency, "sequential round trip 32 B, p99", "us", false},
-		{RowConcurrency, WConcurrency, fmt.Sprintf("%d-way concurrent 32 B", cfg.Goroutines), "msg/s", true},
-		{RowStructP50, WLatencyStruct, "sequential 1-field struct (serializer), p50", "us", false},
-		{RowStructP99, WLatencyStruct, "sequential 1-field struct (serializer), p99", "us", false},
-		{RowEcho, WEcho, "1 MiB echo, sent+received", "MB/s", true},
-		{RowEchoFirst, WEchoFirst, fmt.Sprintf("first 1 MiB echo on a fresh worker, median of %d", cfg.EchoFirstN), "ms", false},
-		{RowRSS, WRSS, "idle worker RSS", "MiB", false},
+	rows := []rowSpec{{RowStartup, WStartup, fmt.Sprintf("spawn to first reply (median of %d launches per run)", cfg.StartupLaunches), "ms", GroupMain, false}}
+	for _, size := range RoundTripSizes {
+		for _, pct := range []int{50, 99} {
+			rows = append(rows, rowSpec{rowRT(size, pct), WLatency, fmt.Sprintf("sequential round trip %s, p%d", sizeLabel(size), pct), "us", GroupMain, false})
+		}
 	}
+	rows = append(rows, rowSpec{RowEchoMBs, WLatency, "1 MiB echo bandwidth, ONE way (bytes sent per second)", "MB/s", GroupMain, true})
+	for _, g := range LaneCounts {
+		rows = append(rows, rowSpec{rowLanes(g), WLanes, fmt.Sprintf("%d lane(s), 32 B, back to back", g), "msg/s", GroupMain, true})
+	}
+	rows = append(rows,
+		rowSpec{RowStructP50, WLatencyStruct, "sequential 1-field struct (own serializer), p50", "us", GroupMain, false},
+		rowSpec{RowStructP99, WLatencyStruct, "sequential 1-field struct (own serializer), p99", "us", GroupMain, false},
+		rowSpec{RowEchoFirst, WEchoFirst, "first 1 MiB echo on a fresh worker", "ms", GroupMain, false},
+		rowSpec{RowEchoFirstFaults, WEchoFirst, "  worker minor page faults in that echo", "faults", GroupMain, false},
+		rowSpec{RowRSS, WRSS, fmt.Sprintf("idle worker RSS (%d pings, >= %s idle)", cfg.RSSCalls, cfg.RSSIdle), "MiB", GroupMain, false},
+	)
+	for _, size := range StepSizes {
+		for _, pct := range []int{50, 99} {
+			rows = append(rows, rowSpec{rowStep(size, pct), WStep, fmt.Sprintf("%d B round trip, p%d", size, pct), "us", GroupStep, false})
+		}
+	}
+	return rows
 }
 
-// Report is the result of one run, as written to JSON.
+// Machine describes where the run happened.
+type Machine struct {
+	NumCPU     int    `json:"nproc"`
+	Model      string `json:"cpu_model"`
+	GOMAXPROCS int    `json:"gomaxprocs"`
+	// GOMAXPROCSEnv is the GOMAXPROCS environment variable every process
+	// (this one and the workers) saw; "" is the default (one per CPU).
+	GOMAXPROCSEnv string `json:"gomaxprocs_env"`
+	GoVersion     string `json:"go_version"`
+	Kernel        string `json:"kernel"`
+}
+
+// Report is the result of a run, as written to JSON.
 type Report struct {
-	Time       time.Time `json:"time"`
-	GoVersion  string    `json:"go_version"`
-	GOMAXPROCS int       `json:"gomaxprocs"`
-	NumCPU     int       `json:"num_cpu"`
+	Time    time.Time `json:"time"`
+	Machine Machine   `json:"machine"`
 	// LoadAvg is the 1-minute load average before and after the run.
 	LoadAvg [2]float64 `json:"load_avg_1m_before_after"`
 	// Interference is the CPU other processes (and the hypervisor) took
@@ -60,6 +107,7 @@ type Report struct {
 	// percent disturbs the figures.
 	Interference *Interference `json:"interference,omitempty"`
 	start        cpuSnapshot
+	Duration     float64    `json:"duration_seconds"`
 	Peers        []PeerInfo `json:"peers"`
 	Settings     Settings   `json:"settings"`
 	Rows         []Row      `json:"rows"`
@@ -72,60 +120,85 @@ type PeerInfo struct {
 	Title string `json:"title"`
 }
 
-// Settings are the run's sizes and durations.
+// Settings are the run's counts and durations.
 type Settings struct {
-	PayloadBytes    int     `json:"payload_bytes"`
-	EchoBytes       int     `json:"echo_bytes"`
-	StartupLaunches int     `json:"startup_launches"`
-	LatencyCalls    int     `json:"latency_calls"`
+	Runs            int     `json:"runs"`
+	StartupLaunches int     `json:"startup_launches_per_run"`
+	LatencyCalls    int     `json:"latency_calls_32b_1kib"`
+	LatencyCalls64K int     `json:"latency_calls_64kib"`
+	LatencyCalls1M  int     `json:"latency_calls_1mib"`
 	StructCalls     int     `json:"struct_calls"`
-	Goroutines      int     `json:"goroutines"`
-	ConcurrentSecs  float64 `json:"concurrent_seconds"`
-	EchoCount       int     `json:"echo_count_max"`
-	EchoMaxSecs     float64 `json:"echo_max_seconds"`
-	EchoFirstN      int     `json:"echo_first_launches"`
+	LanesSecs       float64 `json:"lanes_seconds_per_count"`
 	RSSIdleSecs     float64 `json:"rss_idle_seconds"`
 }
 
-// Row is one measured figure for every peer. Ratios are iw's value divided
-// by each other peer's; HigherIsBetter says how to read them.
+// Row is one figure for every peer: the median over the runs, with min,
+// max and every run's value. Ratios are iw's median divided by each other
+// peer's; HigherIsBetter says how to read them.
 type Row struct {
-	Key            string             `json:"key"`
-	Workload       string             `json:"workload"`
-	Label          string             `json:"label"`
-	Unit           string             `json:"unit"`
-	HigherIsBetter bool               `json:"higher_is_better"`
-	Values         map[string]float64 `json:"values"`
-	Ratios         map[string]float64 `json:"iw_ratio_to,omitempty"`
-	Errors         map[string]string  `json:"errors,omitempty"`
+	Key            string               `json:"key"`
+	Workload       string               `json:"workload"`
+	Group          string               `json:"group"`
+	Label          string               `json:"label"`
+	Unit           string               `json:"unit"`
+	HigherIsBetter bool                 `json:"higher_is_better"`
+	Values         map[string]float64   `json:"median"`
+	Min            map[string]float64   `json:"min"`
+	Max            map[string]float64   `json:"max"`
+	Runs           map[string][]float64 `json:"runs"`
+	Ratios         map[string]float64   `json:"iw_ratio_to,omitempty"`
+	Errors         map[string]string    `json:"errors,omitempty"`
+	// NA names the peers the row does not apply to (no serializer, say).
+	NA map[string]bool `json:"not_applicable,omitempty"`
 }
 
 func newReport(cfg Config) *Report {
-	gv, procs, cpus := env()
 	r := &Report{
-		Time: time.Now().UTC(), GoVersion: gv, GOMAXPROCS: procs, NumCPU: cpus,
+		Time:    time.Now().UTC(),
+		Machine: machine(),
 		LoadAvg: [2]float64{loadAvg(), 0},
 		start:   takeCPUSnapshot(),
 		Settings: Settings{
-			PayloadBytes: len(Payload), EchoBytes: EchoSize, StartupLaunches: cfg.StartupLaunches,
-			LatencyCalls: cfg.LatencyCalls, StructCalls: cfg.StructCalls, Goroutines: cfg.Goroutines,
-			ConcurrentSecs: cfg.ConcurrentFor.Seconds(), EchoCount: cfg.EchoCount,
-			EchoMaxSecs: cfg.EchoMax.Seconds(), EchoFirstN: cfg.EchoFirstN, RSSIdleSecs: cfg.RSSIdle.Seconds(),
+			Runs: cfg.Runs, StartupLaunches: cfg.StartupLaunches,
+			LatencyCalls: cfg.LatencyCalls, LatencyCalls64K: cfg.LatencyCalls64K, LatencyCalls1M: cfg.LatencyCalls1M,
+			StructCalls: cfg.StructCalls, LanesSecs: cfg.LanesFor.Seconds(), RSSIdleSecs: cfg.RSSIdle.Seconds(),
 		},
-		Note: "ratio = iw / peer; for rows with higher_is_better a ratio above 1 favours iw, otherwise below 1 does. " +
-			"Echo MB/s counts bytes sent plus received (2 MiB per echo), 1 MB = 1e6 bytes. " +
-			"raw runs lock-step for sequential workloads and pipelined for the concurrent one; it has no serializer, so no struct row.",
+		Note: "Every figure is the median over the runs, with min-max. ratio = iw median / peer median; " +
+			"for rows with higher_is_better a ratio above 1 favours iw, otherwise a ratio below 1 does. " +
+			"1 MiB bandwidth is one way: echoed bytes sent per second (1 MB = 1e6 bytes), not sent plus received. " +
+			"rawmux is a yamux session: lock-step on one stream for the sequential rows, pipelined on another stream " +
+			"(coalesced writes, one reader goroutine) for the lane rows; raw is lock-step on one connection, and " +
+			"pipelined on a second connection for the lane rows. " +
+			"Neither raw peer has a serializer, so no struct row.",
 	}
 	for _, p := range cfg.Peers {
 		r.Peers = append(r.Peers, PeerInfo{Name: p.Name, Title: p.Title})
 	}
 	for _, s := range rowSpecs(cfg) {
 		if slices.Contains(cfg.Workloads, s.workload) {
-			r.Rows = append(r.Rows, Row{Key: s.key, Workload: s.workload, Label: s.label, Unit: s.unit,
-				HigherIsBetter: s.higherBetter, Values: map[string]float64{}})
+			r.Rows = append(r.Rows, Row{Key: s.key, Workload: s.workload, Group: s.group, Label: s.label, Unit: s.unit,
+				HigherIsBetter: s.higherBetter, Values: map[string]float64{}, Min: map[string]float64{},
+				Max: map[string]float64{}, Runs: map[string][]float64{}})
 		}
 	}
 	return r
+}
+
+func machine() Machine {
+	m := Machine{NumCPU: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0), GOMAXPROCSEnv: os.Getenv("GOMAXPROCS"),
+		GoVersion: runtime.Version(), Model: "unknown"}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.Model = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		m.Kernel = "Linux " + strings.TrimSpace(string(b))
+	}
+	return m
 }
 
 func (r *Report) row(key string) *Row {
@@ -137,9 +210,10 @@ func (r *Report) row(key string) *Row {
 	return nil
 }
 
-func (r *Report) set(key, peer string, v float64) {
+// add records one run's value of a row for a peer.
+func (r *Report) add(key, peer string, v float64) {
 	if row := r.row(key); row != nil {
-		row.Values[peer] = v
+		row.Runs[peer] = append(row.Runs[peer], v)
 	}
 }
 
@@ -150,6 +224,18 @@ func (r *Report) fail(workload, peer string, err error) {
 				r.Rows[i].Errors = map[string]string{}
 			}
 			r.Rows[i].Errors[peer] = err.Error()
+		}
+	}
+}
+
+// notApplicable marks a workload's rows as not applying to a peer.
+func (r *Report) notApplicable(workload, peer string) {
+	for i := range r.Rows {
+		if r.Rows[i].Workload == workload {
+			if r.Rows[i].NA == nil {
+				r.Rows[i].NA = map[string]bool{}
+			}
+			r.Rows[i].NA[peer] = true
 		}
 	}
 }
@@ -171,14 +257,35 @@ func loadAvg() float64 {
 	return v
 }
 
-// finish computes the ratios.
+// median returns the median of vs (the mean of the middle two for an even
+// count), sorting vs.
+func median(vs []float64) float64 {
+	slices.Sort(vs)
+	n := len(vs)
+	if n%2 == 1 {
+		return vs[n/2]
+	}
+	return (vs[n/2-1] + vs[n/2]) / 2
+}
+
+// finish computes medians, spreads and ratios.
 func (r *Report) finish() {
 	r.LoadAvg[1] = loadAvg()
-	if in, ok := interference(r.start, takeCPUSnapshot(), r.NumCPU); ok {
+	end := takeCPUSnapshot()
+	r.Duration = end.at.Sub(r.start.at).Seconds()
+	if in, ok := interference(r.start, end, r.Machine.NumCPU); ok {
 		r.Interference = &in
 	}
 	for i := range r.Rows {
 		row := &r.Rows[i]
+		for p, vs := range row.Runs {
+			if len(vs) == 0 {
+				continue
+			}
+			sorted := slices.Clone(vs)
+			row.Values[p] = median(sorted)
+			row.Min[p], row.Max[p] = sorted[0], sorted[len(sorted)-1]
+		}
 		iw, ok := row.Values["iw"]
 		if !ok {
 			continue
@@ -194,7 +301,7 @@ func (r *Report) finish() {
 	}
 }
 
-// Get returns a row's value for a peer.
+// Get returns a row's median for a peer.
 func (r *Report) Get(key, peer string) (float64, bool) {
 	row := r.row(key)
 	if row == nil {
@@ -203,6 +310,9 @@ func (r *Report) Get(key, peer string) (float64, bool) {
 	v, ok := row.Values[peer]
 	return v, ok
 }
+
+// Row returns the row with this key, or nil.
+func (r *Report) Row(key string) *Row { return r.row(key) }
 
 // Failures returns every error, as "workload/peer: error".
 func (r *Report) Failures() []string {
@@ -221,35 +331,66 @@ func (r *Report) Failures() []string {
 	return out
 }
 
-// WriteTable prints the report as one table: rows are workloads, columns
-// the peers, then iw's ratio to each other peer.
-func (r *Report) WriteTable(w io.Writer) error {
-	fmt.Fprintf(w, "side by side, one process, %s, GOMAXPROCS=%d, %d CPUs, %s\n",
-		r.GoVersion, r.GOMAXPROCS, r.NumCPU, r.Time.Format(time.RFC3339))
+// header is the lines above the table: what, when, where.
+func (r *Report) header() []string {
+	m := r.Machine
+	procs := fmt.Sprintf("GOMAXPROCS=%d (default: one per CPU)", m.GOMAXPROCS)
+	if m.GOMAXPROCSEnv != "" {
+		procs = fmt.Sprintf("GOMAXPROCS=%s (set in the environment of every process)", m.GOMAXPROCSEnv)
+	}
+	lines := []string{
+		fmt.Sprintf("side by side, %s, %s", r.Time.Format("2006-01-02 15:04 MST"), m.GoVersion),
+		fmt.Sprintf("machine: nproc %d, %s, %s; %s", m.NumCPU, m.Model, m.Kernel, procs),
+		fmt.Sprintf("each figure: median of %d runs (min-max over the runs); peers interleaved run by run; each worker its own binary", r.Settings.Runs),
+	}
 	if in := r.Interference; in != nil {
-		fmt.Fprintf(w, "other processes used %.0f%% of the machine's CPU during the run, hypervisor steal %.0f%%\n", 100*in.OtherCPU, 100*in.Steal)
+		l := fmt.Sprintf("other processes used %.0f%% of the machine's CPU during the run, hypervisor steal %.0f%%; load average %.2f before, %.2f after",
+			100*in.OtherCPU, 100*in.Steal, r.LoadAvg[0], r.LoadAvg[1])
+		lines = append(lines, l)
 		if in.OtherCPU+in.Steal > 0.05 {
-			fmt.Fprintln(w, "WARNING: the machine was shared during the run; figures are disturbed by other work")
+			lines = append(lines, "WARNING: the machine was shared during the run; figures are disturbed by other work")
 		}
 	}
-	fmt.Fprintln(w, "ratio columns are iw ÷ peer; \"better\" says which way is better for that row (higher: ratio > 1 favours iw; lower: ratio < 1 does)")
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	head := []string{"workload", "unit", "better"}
+	lines = append(lines, "ratio columns: iw ÷ peer (medians); \"better\" says which way is better (lower: a ratio < 1 favours iw; higher: a ratio > 1 does)")
+	return lines
+}
+
+func (r *Report) footer() []string {
+	return []string{
+		"1 MiB bandwidth is ONE way: echoed bytes sent per second (1 MB = 10^6 B); the same bytes come back in the same time.",
+		"raw UDS yamux: one yamux session (isolated-workers' settings), no envelope or serializer; sequential rows lock-step on one stream,",
+		"  lane rows pipeline on one more stream (coalesced writes, one reader goroutine), as isolated-workers uses its calls stream.",
+		"raw UDS lock-step: one connection, write then read on the caller's goroutine; its lane rows pipeline on a second connection with one reader goroutine.",
+	}
+}
+
+func (r *Report) others() []PeerInfo {
 	var others []PeerInfo
+	if !slices.ContainsFunc(r.Peers, func(p PeerInfo) bool { return p.Name == "iw" }) {
+		return nil
+	}
 	for _, p := range r.Peers {
-		head = append(head, p.Title)
 		if p.Name != "iw" {
 			others = append(others, p)
 		}
 	}
-	hasIW := slices.ContainsFunc(r.Peers, func(p PeerInfo) bool { return p.Name == "iw" })
-	if hasIW {
-		for _, p := range others {
-			head = append(head, "iw vs "+shortTitle(p))
-		}
+	return others
+}
+
+// tableRows returns the main table: a header row and a row per figure.
+func (r *Report) tableRows() [][]string {
+	head := []string{"workload", "unit", "better"}
+	for _, p := range r.Peers {
+		head = append(head, p.Title)
 	}
-	fmt.Fprintln(tw, strings.Join(head, "\t")+"\t")
+	for _, p := range r.others() {
+		head = append(head, "iw vs "+shortTitle(p))
+	}
+	out := [][]string{head}
 	for _, row := range r.Rows {
+		if row.Group != GroupMain {
+			continue
+		}
 		better := "lower"
 		if row.HigherIsBetter {
 			better = "higher"
@@ -258,25 +399,102 @@ func (r *Report) WriteTable(w io.Writer) error {
 		for _, p := range r.Peers {
 			cells = append(cells, r.cell(row, p.Name))
 		}
-		if hasIW {
-			for _, p := range others {
-				if v, ok := row.Ratios[p.Name]; ok {
-					cells = append(cells, fmt.Sprintf("%.2fx", v))
-				} else {
-					cells = append(cells, "-")
-				}
+		for _, p := range r.others() {
+			if v, ok := row.Ratios[p.Name]; ok {
+				cells = append(cells, fmt.Sprintf("%.2fx", v))
+			} else if row.NA[p.Name] {
+				cells = append(cells, "n/a")
+			} else {
+				cells = append(cells, "-")
 			}
 		}
+		out = append(out, cells)
+	}
+	return out
+}
+
+// stepRows returns the 64 KiB step probe: a header row and a row per size.
+func (r *Report) stepRows() [][]string {
+	out := [][]string{{"payload bytes", "p50 us", "p99 us"}}
+	for _, size := range StepSizes {
+		p50, p99 := r.row(rowStep(size, 50)), r.row(rowStep(size, 99))
+		if p50 == nil || p99 == nil {
+			return nil
+		}
+		if _, ok := p50.Values["iw"]; !ok {
+			return nil
+		}
+		out = append(out, []string{strconv.Itoa(size), r.cell(*p50, "iw"), r.cell(*p99, "iw")})
+	}
+	return out
+}
+
+// WriteTable prints the report as plain-text tables.
+func (r *Report) WriteTable(w io.Writer) error {
+	for _, l := range r.header() {
+		fmt.Fprintln(w, l)
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	for _, cells := range r.tableRows() {
 		fmt.Fprintln(tw, strings.Join(cells, "\t")+"\t")
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintln(w, "echo MB/s counts bytes sent + received (2 MiB per echo, 1 MB = 10^6 B); raw is lock-step for sequential rows, pipelined for the concurrent row")
+	for _, l := range r.footer() {
+		fmt.Fprintln(w, l)
+	}
+	if step := r.stepRows(); step != nil {
+		fmt.Fprintln(w, "\n64 KiB step probe, isolated-workers, sequential round trips (the bulk threshold is 65,536 B of payload):")
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		for _, cells := range step {
+			fmt.Fprintln(tw, strings.Join(cells, "\t")+"\t")
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
 	for _, f := range r.Failures() {
 		fmt.Fprintln(w, "FAILED", f)
 	}
 	return nil
+}
+
+// WriteMarkdown writes the report as markdown tables, ready for a README.
+func (r *Report) WriteMarkdown(w io.Writer) error {
+	for _, l := range r.header() {
+		fmt.Fprintf(w, "%s  \n", l)
+	}
+	fmt.Fprintln(w)
+	mdTable(w, r.tableRows())
+	fmt.Fprintln(w)
+	for _, l := range r.footer() {
+		fmt.Fprintf(w, "%s  \n", l)
+	}
+	if step := r.stepRows(); step != nil {
+		fmt.Fprintln(w, "\n64 KiB step probe, isolated-workers, sequential round trips:")
+		fmt.Fprintln(w)
+		mdTable(w, step)
+	}
+	for _, f := range r.Failures() {
+		fmt.Fprintf(w, "\nFAILED %s\n", f)
+	}
+	_, err := fmt.Fprintln(w)
+	return err
+}
+
+func mdTable(w io.Writer, rows [][]string) {
+	for i, cells := range rows {
+		fmt.Fprintf(w, "| %s |\n", strings.Join(cells, " | "))
+		if i == 0 {
+			seps := make([]string, len(cells))
+			for j := range seps {
+				seps[j] = "---:"
+			}
+			seps[0] = "---"
+			fmt.Fprintf(w, "|%s|\n", strings.Join(seps, "|"))
+		}
+	}
 }
 
 func shortTitle(p PeerInfo) string {
@@ -285,21 +503,37 @@ func shortTitle(p PeerInfo) string {
 		return "net/rpc"
 	case "grpc":
 		return "gRPC"
+	case "rawmux":
+		return "raw yamux"
+	case "raw":
+		return "raw lock-step"
 	}
 	return p.Name
 }
 
+// cell is "median (min-max)", or "FAILED", or "-".
 func (r *Report) cell(row Row, peer string) string {
 	if _, failed := row.Errors[peer]; failed {
 		return "FAILED"
 	}
 	v, ok := row.Values[peer]
 	if !ok {
+		if row.NA[peer] {
+			return "n/a"
+		}
 		return "-"
 	}
+	f := func(v float64) string { return formatValue(row.Unit, v) }
+	if len(row.Runs[peer]) < 2 {
+		return f(v)
+	}
+	return fmt.Sprintf("%s (%s-%s)", f(v), f(row.Min[peer]), f(row.Max[peer]))
+}
+
+func formatValue(unit string, v float64) string {
 	switch {
-	case row.Unit == "msg/s":
-		return fmt.Sprintf("%.1fk", v/1000)
+	case unit == "msg/s":
+		return fmt.Sprintf("%.0fk", v/1000)
 	case v >= 100 || math.Abs(v-math.Round(v)) < 1e-9:
 		return fmt.Sprintf("%.0f", v)
 	default:
@@ -317,4 +551,20 @@ func (r *Report) WriteJSON(path string) error {
 		return err
 	}
 	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// WriteMarkdownFile writes WriteMarkdown's tables to path.
+func (r *Report) WriteMarkdownFile(path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := r.WriteMarkdown(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strings"
@@ -19,16 +18,16 @@ import (
 const (
 	WStartup       = "startup"
 	WLatency       = "latency"
-	WConcurrency   = "concurrency"
+	WLanes         = "lanes"
 	WLatencyStruct = "latency-struct"
-	WEcho          = "echo"
 	WEchoFirst     = "echo-first"
+	WStep          = "step"
 	WRSS           = "rss"
 )
 
 // Names returns every workload in run order.
 func Names() []string {
-	return []string{WStartup, WLatency, WConcurrency, WLatencyStruct, WEcho, WEchoFirst, WRSS}
+	return []string{WStartup, WLatency, WLanes, WLatencyStruct, WEchoFirst, WStep, WRSS}
 }
 
 // SelectWorkloads parses a comma-separated list; "" or "all" means every
@@ -60,24 +59,28 @@ type Config struct {
 	Workloads []string
 	Workers   *peers.Workers
 
-	StartupLaunches int           // launches per peer; the median is reported
-	LatencyWarm     int           // unmeasured pings before the latency runs
-	LatencyCalls    int           // measured sequential pings
+	// Runs is how many times every workload runs for every peer; each
+	// figure in the table is the median over the runs, with their min and
+	// max. Runs interleave the peers (run 1 of every peer, then run 2...),
+	// so a disturbance of the machine spreads over all of them.
+	Runs int
+
+	StartupLaunches int           // launches per peer and run; the run's figure is their median
+	LatencyWarm     int           // unmeasured round trips before each size
+	LatencyCalls    int           // measured sequential round trips of 32 B and 1 KiB
+	LatencyCalls64K int           // measured sequential round trips of 64 KiB (and of each step size)
+	LatencyCalls1M  int           // measured sequential 1 MiB echoes (also the bandwidth figure)
 	StructCalls     int           // measured sequential struct pings
-	Goroutines      int           // concurrent callers
-	ConcurrentWarm  time.Duration // unmeasured concurrent calling
-	ConcurrentFor   time.Duration // measured concurrent calling
-	EchoWarm        int           // unmeasured echoes
-	EchoCount       int           // measured echoes, at most
-	EchoMax         time.Duration // measured echoing, at most
-	EchoFirstN      int           // fresh workers whose first echo is timed
+	LanesWarm       time.Duration // unmeasured concurrent calling, per lane count
+	LanesFor        time.Duration // measured concurrent calling, per lane count
 	RSSCalls        int           // pings before idling
-	RSSIdle         time.Duration // idle time before reading RSS
+	RSSIdle         time.Duration // idle time, at least, before reading RSS
 	WorkloadTimeout time.Duration // bound on one peer's workload
 
 	// CPUProfileIW, when set, is written with the CPU profile of this
 	// process while iw runs the workloads in CPUProfileIWWorkloads
-	// (default latency and concurrency), which then run first for iw.
+	// (default latency and lanes) in the first run; they then run first
+	// for iw in that run.
 	CPUProfileIW          string
 	CPUProfileIWWorkloads []string
 	// WorkerCPUProfileIW, when set, makes the iw worker of each of those
@@ -88,52 +91,60 @@ type Config struct {
 	Progress io.Writer
 }
 
-// DefaultConfig is the full run: about 70 s on a 2-core machine.
+// DefaultConfig is the full run: about 3 minutes on a 2-core machine.
 func DefaultConfig() Config {
 	return Config{
-		StartupLaunches: 15,
-		LatencyWarm:     2000,
-		LatencyCalls:    20000,
-		StructCalls:     10000,
-		Goroutines:      100,
-		ConcurrentWarm:  300 * time.Millisecond,
-		ConcurrentFor:   3 * time.Second,
-		EchoWarm:        3,
-		EchoCount:       200,
-		EchoMax:         5 * time.Second,
-		EchoFirstN:      5,
+		Runs:            5,
+		StartupLaunches: 3,
+		LatencyWarm:     500,
+		LatencyCalls:    5000,
+		LatencyCalls64K: 1000,
+		LatencyCalls1M:  60,
+		StructCalls:     3000,
+		LanesWarm:       100 * time.Millisecond,
+		LanesFor:        600 * time.Millisecond,
 		RSSCalls:        10,
 		RSSIdle:         time.Second,
 		WorkloadTimeout: 90 * time.Second,
 
-		CPUProfileIWWorkloads: []string{WLatency, WConcurrency},
+		CPUProfileIWWorkloads: []string{WLatency, WLanes},
 	}
+}
+
+// QuickConfig is DefaultConfig with fewer runs and calls: about a minute.
+func QuickConfig() Config {
+	c := DefaultConfig()
+	c.Runs = 3
+	c.LatencyCalls = 2000
+	c.LatencyCalls64K = 400
+	c.LatencyCalls1M = 30
+	c.StructCalls = 1000
+	c.LanesFor = 300 * time.Millisecond
+	return c
 }
 
 func (c *Config) setDefaults() {
 	d := DefaultConfig()
-	if len(c.Peers) == 0 {
-		c.Peers = peers.All()
-	}
-	if len(c.Workloads) == 0 {
-		c.Workloads = Names()
-	}
+	or(&c.Runs, d.Runs)
 	or(&c.StartupLaunches, d.StartupLaunches)
 	or(&c.LatencyWarm, d.LatencyWarm)
 	or(&c.LatencyCalls, d.LatencyCalls)
+	or(&c.LatencyCalls64K, d.LatencyCalls64K)
+	or(&c.LatencyCalls1M, d.LatencyCalls1M)
 	or(&c.StructCalls, d.StructCalls)
-	or(&c.Goroutines, d.Goroutines)
-	or(&c.ConcurrentWarm, d.ConcurrentWarm)
-	or(&c.ConcurrentFor, d.ConcurrentFor)
-	or(&c.EchoWarm, d.EchoWarm)
-	or(&c.EchoCount, d.EchoCount)
-	or(&c.EchoMax, d.EchoMax)
-	or(&c.EchoFirstN, d.EchoFirstN)
+	or(&c.LanesWarm, d.LanesWarm)
+	or(&c.LanesFor, d.LanesFor)
 	or(&c.RSSCalls, d.RSSCalls)
 	or(&c.RSSIdle, d.RSSIdle)
 	or(&c.WorkloadTimeout, d.WorkloadTimeout)
 	if len(c.CPUProfileIWWorkloads) == 0 {
 		c.CPUProfileIWWorkloads = d.CPUProfileIWWorkloads
+	}
+	if len(c.Peers) == 0 {
+		c.Peers = peers.All()
+	}
+	if len(c.Workloads) == 0 {
+		c.Workloads = Names()
 	}
 }
 
@@ -144,8 +155,19 @@ func or[T comparable](v *T, def T) {
 	}
 }
 
-// Run measures every selected workload for every selected peer, one peer
-// at a time, and returns the report. A peer that fails a workload gets an
+// callsFor is the number of measured round trips of a payload size.
+func (c *Config) callsFor(size int) int {
+	switch {
+	case size >= 1<<20:
+		return c.LatencyCalls1M
+	case size >= 32<<10:
+		return c.LatencyCalls64K
+	}
+	return c.LatencyCalls
+}
+
+// Run measures every selected workload for every selected peer, Runs
+// times, and returns the report. A peer that fails a workload gets an
 // error in that row; the run goes on.
 func Run(ctx context.Context, cfg Config) (*Report, error) {
 	cfg.setDefaults()
@@ -153,61 +175,135 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, fmt.Errorf("workload: Config.Workers is nil")
 	}
 	r := newReport(cfg)
-	for _, p := range cfg.Peers {
-		order := cfg.Workloads
-		profiled := p.Name == "iw" && cfg.CPUProfileIW != ""
-		if profiled {
-			order = profiledFirst(cfg.Workloads, cfg.CPUProfileIWWorkloads)
-		}
-		profiling := false
-		for _, wl := range order {
-			if err := ctx.Err(); err != nil {
+	for run := range cfg.Runs {
+		for _, p := range cfg.Peers {
+			if err := runPeer(ctx, &cfg, r, p, run); err != nil {
 				return r, err
 			}
-			inProfile := profiled && slices.Contains(cfg.CPUProfileIWWorkloads, wl)
-			if inProfile && !profiling {
-				stop, err := startCPUProfile(cfg.CPUProfileIW)
-				if err != nil {
-					return r, err
-				}
-				defer stop()
-				profiling = true
-			}
-			if !inProfile && profiling {
-				stopCPUProfile()
-				profiling = false
-			}
-			opt := peers.Options{}
-			if p.Name == "iw" && cfg.WorkerCPUProfileIW != "" && slices.Contains(cfg.CPUProfileIWWorkloads, wl) {
-				opt.WorkerCPUProfile = cfg.WorkerCPUProfileIW + "." + wl
-			}
-			// The workload's bound cancels its context rather than setting a
-			// deadline: a deadline would travel with every call (iw and gRPC
-			// propagate it, and their workers then arm a timer per call),
-			// which is not the path being compared.
-			wctx, cancel := context.WithCancel(ctx)
-			bound := time.AfterFunc(cfg.WorkloadTimeout, cancel)
-			start := time.Now()
-			summary, err := runOne(wctx, &cfg, r, p, wl, opt)
-			bound.Stop()
-			cancel()
-			switch {
-			case errors.Is(err, peers.ErrUnsupported):
-				summary = "n/a: " + err.Error()
-			case err != nil:
-				r.fail(wl, p.Name, err)
-				summary = "FAILED: " + err.Error()
-			}
-			if cfg.Progress != nil {
-				fmt.Fprintf(cfg.Progress, "%-7s %-15s %-40s (%.1fs)\n", p.Name, wl, summary, time.Since(start).Seconds())
-			}
-		}
-		if profiling {
-			stopCPUProfile()
 		}
 	}
 	r.finish()
 	return r, nil
+}
+
+// runPeer runs every workload once for one peer. The RSS worker is started
+// first and idles while the others run; its RSS is read at the end.
+func runPeer(ctx context.Context, cfg *Config, r *Report, p peers.Peer, run int) error {
+	order := cfg.Workloads
+	profiled := run == 0 && p.Name == "iw" && cfg.CPUProfileIW != ""
+	if profiled {
+		order = profiledFirst(cfg.Workloads, cfg.CPUProfileIWWorkloads)
+	}
+	var rss *idleWorker
+	if slices.Contains(order, WRSS) {
+		rss = startIdle(ctx, cfg, p)
+	}
+	profiling := false
+	defer func() {
+		if profiling {
+			stopCPUProfile()
+		}
+	}()
+	for _, wl := range order {
+		if err := ctx.Err(); err != nil {
+			if rss != nil && rss.c != nil {
+				rss.c.Close()
+			}
+			return err
+		}
+		inProfile := profiled && slices.Contains(cfg.CPUProfileIWWorkloads, wl)
+		if inProfile && !profiling {
+			if err := startCPUProfile(cfg.CPUProfileIW); err != nil {
+				return err
+			}
+			profiling = true
+		}
+		if !inProfile && profiling {
+			stopCPUProfile()
+			profiling = false
+		}
+		opt := peers.Options{}
+		if inProfile && cfg.WorkerCPUProfileIW != "" {
+			opt.WorkerCPUProfile = cfg.WorkerCPUProfileIW + "." + wl
+		}
+		// The workload's bound cancels its context rather than setting a
+		// deadline: a deadline would travel with every call (iw and gRPC
+		// propagate it, and their workers then arm a timer per call),
+		// which is not the path being compared.
+		wctx, cancel := context.WithCancel(ctx)
+		bound := time.AfterFunc(cfg.WorkloadTimeout, cancel)
+		start := time.Now()
+		var summary string
+		var err error
+		if wl == WRSS {
+			summary, err = rss.finish(wctx, cfg, r, p)
+		} else {
+			summary, err = runOne(wctx, cfg, r, p, wl, opt)
+		}
+		bound.Stop()
+		cancel()
+		switch {
+		case errors.Is(err, peers.ErrUnsupported):
+			r.notApplicable(wl, p.Name)
+			summary = "n/a: " + err.Error()
+		case errors.Is(err, errSkipped):
+			summary = ""
+		case err != nil:
+			r.fail(wl, p.Name, err)
+			summary = "FAILED: " + err.Error()
+		}
+		if cfg.Progress != nil && summary != "" {
+			fmt.Fprintf(cfg.Progress, "run %d %-7s %-15s %s (%.1fs)\n", run+1, p.Name, wl, summary, time.Since(start).Seconds())
+		}
+	}
+	return nil
+}
+
+// errSkipped is a workload that does not apply to a peer.
+var errSkipped = errors.New("not measured for this peer")
+
+// idleWorker is the worker whose RSS is read: started, pinged, and left
+// idle while the peer's other workloads run.
+type idleWorker struct {
+	c     peers.Client
+	since time.Time
+	err   error
+}
+
+func startIdle(ctx context.Context, cfg *Config, p peers.Peer) *idleWorker {
+	w := &idleWorker{}
+	w.c, w.err = p.Start(ctx, cfg.Workers, peers.Options{})
+	if w.err != nil {
+		return w
+	}
+	for range cfg.RSSCalls {
+		if _, w.err = ping(ctx, w.c); w.err != nil {
+			return w
+		}
+	}
+	w.since = time.Now()
+	return w
+}
+
+func (w *idleWorker) finish(ctx context.Context, cfg *Config, r *Report, p peers.Peer) (string, error) {
+	if w.err != nil {
+		if w.c != nil {
+			w.c.Close()
+		}
+		return "", w.err
+	}
+	defer w.c.Close()
+	select {
+	case <-time.After(cfg.RSSIdle - time.Since(w.since)):
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+	rss, err := RSS(w.c.PID())
+	if err != nil {
+		return "", err
+	}
+	r.add(RowRSS, p.Name, float64(rss)/(1<<20))
+	return fmt.Sprintf("%.1f MiB after %.1fs idle", float64(rss)/(1<<20), time.Since(w.since).Seconds()), nil
 }
 
 // profiledFirst puts the profiled workloads first, keeping run order inside
@@ -226,17 +322,17 @@ func profiledFirst(all, profiled []string) []string {
 
 var profileFile *os.File
 
-func startCPUProfile(path string) (func(), error) {
+func startCPUProfile(path string) error {
 	f, err := os.Create(path)
 	if err != nil {
-		return nil, fmt.Errorf("cpu profile: %w", err)
+		return fmt.Errorf("cpu profile: %w", err)
 	}
 	if err := pprof.StartCPUProfile(f); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("cpu profile: %w", err)
+		return fmt.Errorf("cpu profile: %w", err)
 	}
 	profileFile = f
-	return stopCPUProfile, nil
+	return nil
 }
 
 func stopCPUProfile() {
@@ -248,29 +344,19 @@ func stopCPUProfile() {
 	profileFile = nil
 }
 
-// runOne runs workload wl for peer p, records its values in r and returns a
-// one-line summary.
+// runOne runs workload wl once for peer p, adds its figures to r and
+// returns a one-line summary.
 func runOne(ctx context.Context, cfg *Config, r *Report, p peers.Peer, wl string, opt peers.Options) (string, error) {
-	if wl == WEchoFirst {
-		blob := NewEchoBlob()
-		ds := make([]time.Duration, 0, cfg.EchoFirstN)
-		var faults Faults
-		for range cfg.EchoFirstN {
-			d, f, err := FirstEcho(ctx, p, cfg.Workers, blob)
-			if err != nil {
-				return "", err
-			}
-			ds = append(ds, d)
-			faults.Worker += f.Worker
-			faults.Host += f.Host
+	switch wl {
+	case WEchoFirst:
+		d, f, err := FirstEcho(ctx, p, cfg.Workers, NewEchoBlob())
+		if err != nil {
+			return "", err
 		}
-		med := Percentile(ds, 0.5)
-		r.set(RowEchoFirst, p.Name, ms(med))
-		n := int64(cfg.EchoFirstN)
-		return fmt.Sprintf("median %.1f ms (min %.1f, max %.1f), page faults per echo: worker %d, host %d",
-			ms(med), ms(ds[0]), ms(ds[len(ds)-1]), faults.Worker/n, faults.Host/n), nil
-	}
-	if wl == WStartup {
+		r.add(RowEchoFirst, p.Name, ms(d))
+		r.add(RowEchoFirstFaults, p.Name, float64(f.Worker))
+		return fmt.Sprintf("%.1f ms, page faults: worker %d, host %d", ms(d), f.Worker, f.Host), nil
+	case WStartup:
 		ds := make([]time.Duration, 0, cfg.StartupLaunches)
 		for range cfg.StartupLaunches {
 			d, err := Startup(ctx, p, cfg.Workers)
@@ -280,8 +366,12 @@ func runOne(ctx context.Context, cfg *Config, r *Report, p peers.Peer, wl string
 			ds = append(ds, d)
 		}
 		med := Percentile(ds, 0.5)
-		r.set(RowStartup, p.Name, ms(med))
+		r.add(RowStartup, p.Name, ms(med))
 		return fmt.Sprintf("median %.1f ms (min %.1f, max %.1f)", ms(med), ms(ds[0]), ms(ds[len(ds)-1])), nil
+	case WStep:
+		if p.Name != "iw" {
+			return "", errSkipped
+		}
 	}
 
 	c, err := p.Start(ctx, cfg.Workers, opt)
@@ -292,65 +382,76 @@ func runOne(ctx context.Context, cfg *Config, r *Report, p peers.Peer, wl string
 
 	switch wl {
 	case WLatency:
-		lat, err := Latency(ctx, c, cfg.LatencyWarm, cfg.LatencyCalls)
-		if err != nil {
-			return "", err
+		var sum []string
+		for _, size := range RoundTripSizes {
+			lat, err := RoundTrips(ctx, c, Blob(size), cfg.LatencyWarm/max(1, size>>14), cfg.callsFor(size))
+			if err != nil {
+				return "", fmt.Errorf("%d B: %w", size, err)
+			}
+			if size == EchoSize {
+				// One way: the bytes sent per second of echoing (the same
+				// bytes come back in the same time).
+				var total time.Duration
+				for _, d := range lat {
+					total += d
+				}
+				mbs := float64(len(lat)*size) / 1e6 / total.Seconds()
+				r.add(RowEchoMBs, p.Name, mbs)
+				sum = append(sum, fmt.Sprintf("1 MiB %.0f MB/s one way", mbs))
+			}
+			p50, p99 := Percentile(lat, 0.5), Percentile(lat, 0.99)
+			r.add(rowRT(size, 50), p.Name, us(p50))
+			r.add(rowRT(size, 99), p.Name, us(p99))
+			sum = append(sum, fmt.Sprintf("%s %.0f/%.0f us", sizeLabel(size), us(p50), us(p99)))
 		}
-		p50, p99 := Percentile(lat, 0.5), Percentile(lat, 0.99)
-		r.set(RowLatencyP50, p.Name, us(p50))
-		r.set(RowLatencyP99, p.Name, us(p99))
-		return fmt.Sprintf("p50 %.1f us, p99 %.1f us", us(p50), us(p99)), nil
+		return strings.Join(sum, ", "), nil
+	case WStep:
+		var sum []string
+		for _, size := range StepSizes {
+			lat, err := RoundTrips(ctx, c, Blob(size), cfg.LatencyWarm/4, cfg.LatencyCalls64K)
+			if err != nil {
+				return "", fmt.Errorf("%d B: %w", size, err)
+			}
+			p50, p99 := Percentile(lat, 0.5), Percentile(lat, 0.99)
+			r.add(rowStep(size, 50), p.Name, us(p50))
+			r.add(rowStep(size, 99), p.Name, us(p99))
+			sum = append(sum, fmt.Sprintf("%d %.0f", size, us(p50)))
+		}
+		return "p50 us: " + strings.Join(sum, ", "), nil
 	case WLatencyStruct:
 		if _, err := c.PingStruct(ctx, PayloadString); errors.Is(err, peers.ErrUnsupported) {
 			return "", err
 		}
-		lat, err := LatencyStruct(ctx, c, cfg.LatencyWarm/2, cfg.StructCalls)
+		lat, err := LatencyStruct(ctx, c, cfg.LatencyWarm, cfg.StructCalls)
 		if err != nil {
 			return "", err
 		}
 		p50, p99 := Percentile(lat, 0.5), Percentile(lat, 0.99)
-		r.set(RowStructP50, p.Name, us(p50))
-		r.set(RowStructP99, p.Name, us(p99))
+		r.add(RowStructP50, p.Name, us(p50))
+		r.add(RowStructP99, p.Name, us(p99))
 		return fmt.Sprintf("p50 %.1f us, p99 %.1f us", us(p50), us(p99)), nil
-	case WConcurrency:
+	case WLanes:
 		caller, err := peers.ConcurrentCaller(c)
 		if err != nil {
 			return "", err
 		}
-		if _, _, err := Concurrent(ctx, caller, cfg.Goroutines, cfg.ConcurrentWarm, 0); err != nil {
-			return "", err
+		var sum []string
+		for _, g := range LaneCounts {
+			if _, _, err := Concurrent(ctx, caller, g, cfg.LanesWarm, 0); err != nil {
+				return "", fmt.Errorf("%d lanes: %w", g, err)
+			}
+			n, el, err := Concurrent(ctx, caller, g, cfg.LanesFor, 0)
+			if err != nil {
+				return "", fmt.Errorf("%d lanes: %w", g, err)
+			}
+			rate := float64(n) / el.Seconds()
+			r.add(rowLanes(g), p.Name, rate)
+			sum = append(sum, fmt.Sprintf("%d: %.1fk", g, rate/1000))
 		}
-		n, el, err := Concurrent(ctx, caller, cfg.Goroutines, cfg.ConcurrentFor, 0)
-		if err != nil {
-			return "", err
-		}
-		rate := float64(n) / el.Seconds()
-		r.set(RowConcurrency, p.Name, rate)
-		return fmt.Sprintf("%.0f msg/s (%d calls in %.2fs)", rate, n, el.Seconds()), nil
-	case WEcho:
-		blob := NewEchoBlob()
-		n, el, err := Echo(ctx, c, blob, cfg.EchoWarm, cfg.EchoCount, cfg.EchoMax)
-		if err != nil {
-			return "", err
-		}
-		mbs := float64(2*n*len(blob)) / 1e6 / el.Seconds()
-		r.set(RowEcho, p.Name, mbs)
-		return fmt.Sprintf("%.0f MB/s (%d echoes, %.2f ms each)", mbs, n, ms(el)/float64(n)), nil
-	case WRSS:
-		rss, err := IdleRSS(ctx, c, cfg.RSSCalls, cfg.RSSIdle)
-		if err != nil {
-			return "", err
-		}
-		r.set(RowRSS, p.Name, float64(rss)/(1<<20))
-		return fmt.Sprintf("%.1f MiB", float64(rss)/(1<<20)), nil
+		return "msg/s by lanes " + strings.Join(sum, ", "), nil
 	}
 	return "", fmt.Errorf("unknown workload %q", wl)
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
-
-// env describes the machine in the report.
-func env() (goVersion string, procs, cpus int) {
-	return runtime.Version(), runtime.GOMAXPROCS(0), runtime.NumCPU()
-}

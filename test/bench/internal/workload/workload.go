@@ -30,12 +30,53 @@ var PayloadString = string(Payload)
 const EchoSize = 1 << 20
 
 // NewEchoBlob returns EchoSize bytes of a pattern with every byte value.
-func NewEchoBlob() []byte {
-	b := make([]byte, EchoSize)
+func NewEchoBlob() []byte { return Blob(EchoSize) }
+
+// Blob returns n bytes of a pattern with every byte value.
+func Blob(n int) []byte {
+	b := make([]byte, n)
 	for i := range b {
 		b[i] = byte(i * 7)
 	}
 	return b
+}
+
+// Sizes of the sequential round-trip sweep, lane counts of the concurrent
+// sweep, and the payload sizes of the 64 KiB step probe (this project only:
+// the issue saw p50 jump between 65,450 and 65,460 bytes, where payload and
+// envelope cross 64 KiB).
+var (
+	RoundTripSizes = []int{32, 1 << 10, 64 << 10, 1 << 20}
+	LaneCounts     = []int{1, 10, 100, 1000}
+	StepSizes      = []int{65400, 65450, 65460, 65536, 70000}
+)
+
+// RoundTrips makes warm round trips of blob, unmeasured, and then n
+// sequential ones, and returns each one's time. A 32-byte blob goes as a
+// ping, any other size as an echo (the same handler on every peer). Each
+// reply's length and ends are checked, and the first reply in full.
+func RoundTrips(ctx context.Context, c peers.Client, blob []byte, warm, n int) ([]time.Duration, error) {
+	call := c.Echo
+	if len(blob) == len(Payload) {
+		call = c.Ping
+	}
+	first := true
+	return sequential(ctx, warm, n, func() error {
+		b, err := call(ctx, blob)
+		if err != nil {
+			return err
+		}
+		if first {
+			first = false
+			if !bytes.Equal(b, blob) {
+				return fmt.Errorf("round trip of %d bytes returned different bytes", len(blob))
+			}
+		}
+		if len(b) != len(blob) || b[0] != blob[0] || b[len(b)-1] != blob[len(blob)-1] {
+			return fmt.Errorf("round trip returned %d bytes, want %d", len(b), len(blob))
+		}
+		return nil
+	})
 }
 
 // The functions below pass their ctx to every call. Give them a context

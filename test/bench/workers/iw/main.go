@@ -3,7 +3,7 @@
 // (through the default JSON serializer).
 //
 // With IW_BENCH_WORKER_CPUPROFILE set, it writes its CPU profile there from
-// start to exit.
+// start to exit; with IW_BENCH_WORKER_TRACE set, its runtime/trace.
 package main
 
 import (
@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"runtime/trace"
 	"syscall"
 
 	"github.com/isolated-workers/isolated-workers-go/plugin"
@@ -27,30 +28,46 @@ func main() {
 			plugin.Handle(iwproto.Echo, func(_ context.Context, b []byte) ([]byte, error) { return b, nil }),
 		),
 	}
-	path := os.Getenv(iwproto.CPUProfileEnv)
-	if path == "" {
+	prof, tr := os.Getenv(iwproto.CPUProfileEnv), os.Getenv(iwproto.TraceEnv)
+	if prof == "" && tr == "" {
 		plugin.Serve(cfg)
 		return
 	}
-	os.Exit(serveProfiled(cfg, path))
+	os.Exit(serveProfiled(cfg, prof, tr))
 }
 
-// serveProfiled is plugin.Serve with a CPU profile around it.
-func serveProfiled(cfg plugin.Config, path string) int {
-	f, err := os.Create(path)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "worker:", err)
-		return 1
+// serveProfiled is plugin.Serve with a CPU profile or an execution trace
+// (or both) around it.
+func serveProfiled(cfg plugin.Config, prof, tr string) int {
+	if prof != "" {
+		f, err := os.Create(prof)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "worker:", err)
+			return 1
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, "worker:", err)
+			return 1
+		}
+		defer pprof.StopCPUProfile()
 	}
-	defer f.Close()
-	if err := pprof.StartCPUProfile(f); err != nil {
-		fmt.Fprintln(os.Stderr, "worker:", err)
-		return 1
+	if tr != "" {
+		f, err := os.Create(tr)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "worker:", err)
+			return 1
+		}
+		defer f.Close()
+		if err := trace.Start(f); err != nil {
+			fmt.Fprintln(os.Stderr, "worker:", err)
+			return 1
+		}
+		defer trace.Stop()
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	err = plugin.ServeContext(ctx, cfg)
+	err := plugin.ServeContext(ctx, cfg)
 	stop()
-	pprof.StopCPUProfile()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "worker:", err)
 		return 1
