@@ -36,6 +36,7 @@ func poolCall[Req, Res any](ctx context.Context, p *Pool, m shared.Message[Req, 
 		defer cancel()
 	}
 	var exclude *member
+	var died error // the crash the call was retried after
 	for attempt := 0; ; attempt++ {
 		mem, err := p.acquire(ctx, exclude)
 		if err != nil {
@@ -47,10 +48,14 @@ func poolCall[Req, Res any](ctx context.Context, p *Pool, m shared.Message[Req, 
 		p.release(mem, err)
 		if err != nil && attempt < m.CrashRetries() && ctx.Err() == nil && workerDied(err) {
 			p.ctr.crashRetries.Add(1)
-			exclude = mem
+			exclude, died = mem, err
 			continue
 		}
 		p.count(err)
+		if err != nil && died != nil {
+			// errors.As finds the last attempt's error first.
+			err = fmt.Errorf("%w (retried %d time(s) after the worker died: %w)", err, attempt, died)
+		}
 		return res, err
 	}
 }

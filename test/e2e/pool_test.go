@@ -379,7 +379,9 @@ func TestPoolRecycleMaxMemory(t *testing.T) {
 	ev.wait(t, "replacement", func(e host.PoolEvent) bool {
 		return e.Kind == host.EventWorkerStarted && e.Reason == host.ReasonMaxMemory
 	})
-	if n := ev.count(func(e host.PoolEvent) bool { return e.Reason == host.ReasonMaxMemory && e.Kind == host.EventWorkerExited }); n != 1 {
+	if n := ev.count(func(e host.PoolEvent) bool {
+		return e.Reason == host.ReasonMaxMemory && e.Kind == host.EventWorkerExited
+	}); n != 1 {
 		t.Errorf("max-memory exits = %d, want 1 (only the worker that grew); events %v", n, ev.kinds())
 	}
 }
