@@ -73,11 +73,12 @@ type PoolConfig struct {
 	MaxQueue    int
 
 	// Restart is the backoff between replacements of a worker that keeps
-	// dying: the first replacement after a healthy run starts at once, the
-	// n-th next one after Restart.Delay(n-1): BaseDelay (default 100 ms)
-	// doubling to MaxDelay (default 30 s), with full jitter. Only the delay
-	// fields of the policy are used. RestartReset (default 60 s) is how long
-	// a worker must run for the count to start again.
+	// dying (one count per worker slot): the first replacement starts at
+	// once, the n-th in a row (n >= 2) after Restart.Delay(n-2): BaseDelay
+	// (default 100 ms) doubling to MaxDelay (default 30 s), with full
+	// jitter. Only the delay fields of the policy are used. RestartReset
+	// (default 60 s) is how long a worker must run for the count to start
+	// again.
 	Restart      retry.Policy
 	RestartReset time.Duration
 	// MaxRestarts in RestartWindow is the intensity limit (default 5 in

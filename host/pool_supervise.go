@@ -31,14 +31,14 @@ func (p *Pool) unstartLocked(role WorkerState) {
 	p.notifyLocked()
 }
 
-// restartDelay is the backoff before the replacement of a worker that
-// died after crashes restarts in a row: none for the first, then the
-// Restart policy's schedule (full jitter).
+// restartDelay is the backoff before the crashes-th restart in a row of
+// a slot: none for the first, then the Restart policy's schedule (full
+// jitter): up to 100 ms before the second, 200 ms before the third, ...
 func (p *Pool) restartDelay(crashes int) time.Duration {
-	if crashes <= 0 {
+	if crashes <= 1 {
 		return 0
 	}
-	d, err := p.cfg.Restart.Delay(crashes-1, nil)
+	d, err := p.cfg.Restart.Delay(crashes-2, nil)
 	if err != nil {
 		return p.cfg.Restart.MaxDelay
 	}
@@ -301,7 +301,7 @@ func (p *Pool) exited(m *member) {
 	p.restarts[reason]++
 	p.emitLocked(PoolEvent{Kind: EventWorkerExited, Worker: m.w.Name(), PID: m.w.PID(), Reason: reason, Err: exitErr})
 	if p.state == PoolRunning && !p.noteRestartLocked(exitErr) {
-		crashes := 0
+		crashes := 1 // after RestartReset of healthy running, a first restart again
 		if time.Since(m.started) < p.cfg.RestartReset {
 			crashes = m.crashes + 1
 		}
