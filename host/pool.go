@@ -61,12 +61,43 @@ func (s WorkerState) String() string {
 }
 
 // Pool is a supervised set of workers of one command, and a call target
-// like a Worker: Call(ctx, pool, m, req) runs the call on the least-loaded
-// ready worker. See PoolConfig for sizing, supervision, health and
-// recycling, and the package documentation ("Pools") for the guarantees.
+// like a Worker: Call(ctx, pool, m, req) runs the call on a worker of the
+// pool.
 //
-// A Pool is safe for concurrent use. Close and Shutdown are idempotent and
-// return after every goroutine and worker the pool started has ended.
+// # Dispatch
+//
+// A call goes to the ready worker with the fewest calls in flight (the one
+// idle longest among equals), if it has room (MaxInFlight). Otherwise it
+// waits in a FIFO queue of at most MaxQueue calls, bounded by its context
+// and its deadline (the message's timeout or Worker.CallTimeout); past
+// MaxQueue it fails at once with ErrPoolQueueFull. Each attempt runs as a
+// Call on that worker: the Worker config's middleware, events and status
+// apply per worker.
+//
+// # Supervision
+//
+// A worker that exits without being asked (crash, kill, failed health
+// check) is replaced one for one: by a spare at once, if there is one,
+// else by a new worker, immediately the first time and with backoff when
+// the same slot keeps dying (Restart, RestartReset). Past the intensity
+// limit (MaxRestarts in RestartWindow) the pool fails: see PoolFailedError.
+// The calls that ran on the dead worker fail with its *ExitError, unless
+// their message allows crash retries (shared.Message.WithCrashRetry):
+// then they are re-sent to another worker, at most that many times, in
+// the order their failures are seen, like new calls: a retried call may
+// run after calls sent after it, and its handler may have run on the dead
+// worker already. Workers recycled for MaxMemory or MaxCalls, stopped by
+// Resize, Upgrade or an elastic scale-down finish their calls first: none
+// fails.
+//
+// # Concurrency
+//
+// A Pool is safe for concurrent use. Call, Stats, Workers and State may be
+// called from any goroutine; Resize, Replace and Upgrade run one at a time.
+// OnEvent runs on one goroutine of the pool's, in the order the
+// supervisor saw things, never under the pool's lock. Close and Shutdown
+// are idempotent and return after every goroutine and worker the pool
+// started has ended; after them Call fails with ErrPoolClosed.
 type Pool struct {
 	cfg    PoolConfig
 	name   string

@@ -511,3 +511,44 @@ func TestPoolElasticAndResize(t *testing.T) {
 		t.Errorf("Call after Shutdown = %v, want ErrPoolClosed", err)
 	}
 }
+
+// TestPoolSpareAndReplace checks that a warm spare takes a dead worker's
+// place at once while a new spare starts, and that Replace swaps every
+// worker (spares too) for new ones.
+func TestPoolSpareAndReplace(t *testing.T) {
+	cfg, ev := poolConfig(t, 1)
+	cfg.Spares = 1
+	p := startPool(t, cfg)
+	ctx := ctxT(t)
+	spare := pids(p, host.WorkerSpare)
+	if len(spare) != 1 || len(pids(p, host.WorkerReady)) != 1 {
+		t.Fatalf("workers = %+v, want 1 ready and 1 spare", p.Workers())
+	}
+	if _, err := host.Call(ctx, p, testproto.Kill, ""); err == nil {
+		t.Fatal("Call(Kill) succeeded")
+	}
+	pe := ev.wait(t, "spare promoted", func(e host.PoolEvent) bool { return e.Kind == host.EventWorkerPromoted })
+	if !spare[pe.PID] {
+		t.Errorf("promoted worker %d, want the spare %v", pe.PID, spare)
+	}
+	pid, err := host.Call(ctx, p, testproto.Pid, "")
+	if err != nil || pid != pe.PID {
+		t.Fatalf("Call(Pid) after the crash = %d, %v; want the promoted spare %d", pid, err, pe.PID)
+	}
+	eventually(t, "a new spare", func() bool { return len(pids(p, host.WorkerSpare)) == 1 })
+
+	before := append(p.Workers(), host.PoolWorker{})
+	if err := p.Replace(ctx); err != nil {
+		t.Fatalf("Replace: %v", err)
+	}
+	for _, w := range p.Workers() {
+		for _, old := range before {
+			if w.PID == old.PID {
+				t.Errorf("worker %s (pid %d) survived Replace", w.Name, w.PID)
+			}
+		}
+	}
+	if st := p.Stats().Workers; st[host.WorkerReady] != 1 || st[host.WorkerSpare] != 1 {
+		t.Errorf("Stats().Workers after Replace = %v, want 1 ready and 1 spare", st)
+	}
+}
