@@ -64,7 +64,10 @@ func (cl *call) decode(h *wire.Header, body []byte) reply {
 	return reply{headers: h.Headers}
 }
 
-// Call sends req to the worker as message m and waits for its result.
+// Call sends req to the worker as message m and waits for its result. t
+// is a *Worker or a *Pool: on a pool the call runs on its least-loaded
+// ready worker, as described at Pool, and a crash may be retried
+// (shared.Message.WithCrashRetry).
 //
 // The call's deadline is the earliest of ctx's deadline, m's own timeout
 // (shared.Message.WithTimeout) or else Config.CallTimeout. When ctx is
@@ -104,7 +107,11 @@ func (cl *call) decode(h *wire.Header, body []byte) reply {
 // and a middleware's error is added to the call's error, so that errors.Is
 // and errors.As find both the call's own error and the
 // *shared.MiddlewareError.
-func Call[Req, Res any](ctx context.Context, w *Worker, m shared.Message[Req, Res], req Req) (Res, error) {
+func Call[Req, Res any](ctx context.Context, t Target, m shared.Message[Req, Res], req Req) (Res, error) {
+	if p, ok := t.(*Pool); ok {
+		return poolCall(ctx, p, m, req)
+	}
+	w := t.(*Worker)
 	var res Res
 	timeout, ok := m.Timeout()
 	if !ok {

@@ -8,6 +8,7 @@ type Message[Req, Res any] struct {
 	name       string
 	timeout    time.Duration
 	hasTimeout bool
+	crashRetry int // re-sends after a worker crash, on a pool (WithCrashRetry)
 }
 
 // NewMessage defines the message called name whose request is a Req and
@@ -30,6 +31,24 @@ func (m Message[Req, Res]) WithTimeout(d time.Duration) Message[Req, Res] {
 
 // Timeout returns the message's own timeout and whether it has one.
 func (m Message[Req, Res]) Timeout() (time.Duration, bool) { return m.timeout, m.hasTimeout }
+
+// WithCrashRetry returns a copy of m that a pool (host.Pool) re-sends to
+// another worker, at most n times, when the worker running the call dies
+// under it (crash, kill, failed health check). Mark only idempotent
+// messages so: the handler may have run, in part or whole, on the worker
+// that died. A retried call is dispatched again like a new call, once the
+// pool has seen the crash, so it may run after calls sent later. The
+// default, and n <= 0, is Reject: the call fails with the worker's exit (a
+// *host.ExitError naming the worker and its exit status or signal). A
+// single worker (host.Worker) never retries.
+func (m Message[Req, Res]) WithCrashRetry(n int) Message[Req, Res] {
+	m.crashRetry = max(n, 0)
+	return m
+}
+
+// CrashRetries returns how many times a pool re-sends a call of m whose
+// worker died under it (see WithCrashRetry); 0 means Reject.
+func (m Message[Req, Res]) CrashRetries() int { return m.crashRetry }
 
 // Event defines a one-way message a worker emits to its host, such as a job
 // status change.

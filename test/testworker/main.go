@@ -196,6 +196,7 @@ func handlers() plugin.HandlerSet {
 			return "dropping", nil
 		}),
 		plugin.Handle(testproto.Pid, func(ctx context.Context, _ string) (int, error) { return os.Getpid(), nil }),
+		plugin.Handle(testproto.Hold, hold),
 		plugin.Handle(testproto.SpawnHelper, func(ctx context.Context, _ string) (int, error) { return spawnHelper() }),
 		plugin.Handle(testproto.Stuck, func(ctx context.Context, _ string) (string, error) {
 			pid, err := spawnHelper()
