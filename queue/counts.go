@@ -1,0 +1,44 @@
+package queue
+
+import (
+	"context"
+	"fmt"
+)
+
+// Counts is a glance at the queue, for a status page or a metric.
+type Counts struct {
+	// Depth is the number of jobs waiting: stored, not yet running
+	// (including delayed jobs and jobs waiting for a retry).
+	Depth int64
+	// InFlight is the number of jobs delivered to a host and not yet
+	// acknowledged, over every consumer.
+	InFlight int64
+	// DeadLetters is the number of entries in the dead-letter stream.
+	DeadLetters int64
+}
+
+// Counts reads the queue's counts from the engine.
+func (q *Queue) Counts(ctx context.Context) (Counts, error) {
+	if q.isClosed() {
+		return Counts{}, fmt.Errorf("queue counts: %w", ErrClosed)
+	}
+	var c Counts
+	info, err := q.jobs.Info(ctx)
+	if err != nil {
+		return c, fmt.Errorf("queue counts: stream %s: %w", q.n.jobsStream, err)
+	}
+	lister := q.jobs.ListConsumers(ctx)
+	for ci := range lister.Info() {
+		c.InFlight += int64(ci.NumAckPending)
+	}
+	if err := lister.Err(); err != nil {
+		return c, fmt.Errorf("queue counts: consumers of %s: %w", q.n.jobsStream, err)
+	}
+	c.Depth = max(int64(info.State.Msgs)-c.InFlight, 0)
+	dead, err := q.dead.Info(ctx)
+	if err != nil {
+		return c, fmt.Errorf("queue counts: stream %s: %w", q.n.deadStream, err)
+	}
+	c.DeadLetters = int64(dead.State.Msgs)
+	return c, nil
+}
