@@ -165,7 +165,8 @@ func (d *DeadLetters) Remove(ctx context.Context, id string) error {
 		return err
 	}
 	if err := d.q.dead.DeleteMsg(ctx, seq); err != nil {
-		if errors.Is(err, jetstream.ErrMsgNotFound) || isMsgNotFound(err) {
+		// The engine reports a missing message as a failed delete; ask.
+		if _, gerr := d.q.dead.GetMsg(ctx, seq); errors.Is(gerr, jetstream.ErrMsgNotFound) {
 			return fmt.Errorf("remove dead letter %s: %w", id, ErrNotFound)
 		}
 		return fmt.Errorf("remove dead letter %s: %w", id, err)
@@ -213,11 +214,6 @@ func parseID(id string) (uint64, error) {
 		return 0, fmt.Errorf("dead letter %q: not an entry ID (a stream sequence number): %w", id, ErrNotFound)
 	}
 	return seq, nil
-}
-
-func isMsgNotFound(err error) bool {
-	var apiErr *jetstream.APIError
-	return errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeMessageNotFound
 }
 
 // entryFrom decodes a dead-letter message.
