@@ -3,6 +3,8 @@ package queue
 import (
 	"context"
 	"fmt"
+
+	"github.com/isolated-workers/isolated-workers-go/host/statushub"
 )
 
 // Counts is a glance at the queue, for a status page or a metric.
@@ -42,3 +44,21 @@ func (q *Queue) Counts(ctx context.Context) (Counts, error) {
 	c.DeadLetters = int64(dead.State.Msgs)
 	return c, nil
 }
+
+// Gauges returns Counts as status-page gauges ("queue depth", "in flight",
+// "dead letters"); it is a statushub.GaugesFunc:
+//
+//	statushub.NewHandler(hub, statushub.HandlerConfig{Gauges: q.Gauges})
+func (q *Queue) Gauges(ctx context.Context) ([]statushub.Gauge, error) {
+	c, err := q.Counts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return []statushub.Gauge{
+		{Name: "queue depth", Value: c.Depth},
+		{Name: "in flight", Value: c.InFlight},
+		{Name: "dead letters", Value: c.DeadLetters},
+	}, nil
+}
+
+var _ statushub.GaugesFunc = (*Queue)(nil).Gauges

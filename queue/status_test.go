@@ -6,7 +6,10 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/isolated-workers/isolated-workers-go/host/statushub"
+	"github.com/isolated-workers/isolated-workers-go/shared/action"
 	"github.com/isolated-workers/isolated-workers-go/shared/status"
 )
 
@@ -90,5 +93,37 @@ func TestStatusOnSubjectAndInBucket(t *testing.T) {
 	}
 	if st := q.Status().Stats(); st.Failed != 0 || st.Published < 2 {
 		t.Errorf("Status().Stats() = %+v, want at least 2 published, none failed", st)
+	}
+}
+
+func TestGaugesShowDepthInFlightAndDeadLetters(t *testing.T) {
+	q := openQueue(t, "")
+	ctx := testContext(t)
+	for _, id := range []string{"w1", "w2", "w3"} {
+		if _, err := q.Enqueue(ctx, Job{ID: id, Type: "t"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := q.DeadLetters().Record(ctx, action.Entry{JobID: "old", Err: errors.New("gone")}); err != nil {
+		t.Fatal(err)
+	}
+	// One job taken and held by a host: in flight.
+	started, release := make(chan struct{}), make(chan struct{})
+	consume(t, q, ConsumerConfig{MaxInFlight: 1, Handler: func(_ context.Context, job Job) error {
+		if job.ID == "w1" {
+			close(started)
+			<-release
+		}
+		return nil
+	}})
+	recv(t, started, "w1 running")
+	defer close(release)
+	got, err := q.Gauges(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []statushub.Gauge{{Name: "queue depth", Value: 2}, {Name: "in flight", Value: 1}, {Name: "dead letters", Value: 1}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Gauges() (-want +got):\n%s", diff)
 	}
 }
