@@ -33,7 +33,7 @@ func TestTwoHostsShareOneQueueOnACluster(t *testing.T) {
 	}
 	hostA, hostB := open(urls[0]), open(urls[1])
 
-	const jobs = 200
+	const jobs = 50
 	var mu sync.Mutex
 	runs := map[string]int{}
 	byHost := map[string]int{}

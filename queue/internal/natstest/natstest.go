@@ -84,24 +84,32 @@ func freePorts(t testing.TB, n int) []int {
 	return ports
 }
 
-// waitLeader waits until some node is the JetStream meta leader. The
-// server offers no notification for it, so this checks the condition
-// every 10ms (as nats-server's own tests do), bounded by StartTimeout.
+// waitLeader waits until some node is the JetStream meta leader and sees
+// every node online (before that, a replicated stream finds "no suitable
+// peers"). The server offers no notification for it, so this checks the
+// condition every 10ms (as nats-server's own tests do), bounded by
+// StartTimeout.
 func (c *Cluster) waitLeader() {
 	c.t.Helper()
 	deadline := time.Now().Add(StartTimeout)
 	for time.Now().Before(deadline) {
-		c.mu.Lock()
-		for _, s := range c.srv {
-			if s != nil && s.JetStreamIsLeader() {
-				c.mu.Unlock()
-				return
-			}
+		if c.ready() {
+			return
 		}
-		c.mu.Unlock()
 		time.Sleep(10 * time.Millisecond)
 	}
-	c.t.Fatalf("no JetStream meta leader within %v", StartTimeout)
+	c.t.Fatalf("natstest: no JetStream meta leader seeing all %d nodes within %v", len(c.srv), StartTimeout)
+}
+
+func (c *Cluster) ready() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, s := range c.srv {
+		if s != nil && s.JetStreamIsLeader() && len(s.JetStreamClusterPeers()) == len(c.srv) {
+			return true
+		}
+	}
+	return false
 }
 
 // URLs returns the client URLs of the running nodes.
