@@ -34,9 +34,10 @@ const (
 	DefaultMaxInFlight = 64
 
 	// DefaultFetchWait is how long one pull waits for jobs before it asks
-	// again; it also bounds how long a cancelled Consume takes to notice
-	// nothing (cancellation itself ends a pull at once).
-	DefaultFetchWait = 5 * time.Second
+	// again. A stopping Consume lets its last pull run out rather than
+	// abandon it (an abandoned pull would keep receiving jobs on the engine
+	// that nobody takes), so this also bounds how long stopping takes.
+	DefaultFetchWait = time.Second
 
 	// DefaultCapacityPoll is how often Consume asks Capacity again while it
 	// reports no room and none of this consumer's own jobs is running (the
@@ -177,10 +178,12 @@ func (c ConsumerConfig) withDefaults(q *Queue) ConsumerConfig {
 //     or the last attempt), moves the job to the dead-letter stream with
 //     the errors of all its attempts, then terminates it. Any other
 //     failure is re-delivered after Retry's delay for that attempt.
-//   - A handler that fails because Consume is stopping (its ctx is
-//     cancelled) releases the job for immediate re-delivery; that is not
-//     a failed attempt in the dead letter's record, though the delivery
-//     counts.
+//   - When Consume is stopping, handlers' contexts are cancelled. A job
+//     whose handler then fails is released for immediate re-delivery
+//     (not recorded as a failed attempt, though the delivery counts), as
+//     is any job the last pull brings in meanwhile; both only after that
+//     pull has run out (at most FetchWait), since the engine would hand a
+//     released job straight back to a pull still open.
 //   - A host that dies never acknowledges: the engine re-delivers the job
 //     after AckWait, to whichever host pulls next.
 func (q *Queue) Consume(ctx context.Context, cfg ConsumerConfig) error {
@@ -211,8 +214,11 @@ func (q *Queue) Consume(ctx context.Context, cfg ConsumerConfig) error {
 	}()
 	defer func() { cancel(); <-stopOnClose }()
 
-	c := &consumer{q: q, cfg: cfg, log: cfg.Logger.With("consumer", cfg.Name), done: make(chan struct{}, 1)}
+	c := &consumer{q: q, cfg: cfg, log: cfg.Logger.With("consumer", cfg.Name),
+		done: make(chan struct{}, 1), pulled: make(chan struct{})}
 	err = c.run(ctx, cons)
+	close(c.pulled)
+	c.release(c.leftover)
 	c.wg.Wait()
 	if q.isClosed() {
 		return fmt.Errorf("consume %q: %w", cfg.Name, ErrClosed)
@@ -253,6 +259,12 @@ type consumer struct {
 	mu      sync.Mutex
 	running int
 	done    chan struct{} // a handler finished (buffered 1)
+
+	// pulled is closed when the last pull has ended; jobs are released
+	// (nak) on stop only after that, or the engine would hand them straight
+	// back to the pull, counting a delivery each time.
+	pulled   chan struct{}
+	leftover []jetstream.Msg // received while stopping: released unrun
 }
 
 func (c *consumer) run(ctx context.Context, cons jetstream.Consumer) error {
@@ -299,13 +311,18 @@ func (c *consumer) run(ctx context.Context, cons jetstream.Consumer) error {
 
 // fetch pulls up to n jobs and starts a handler for each.
 func (c *consumer) fetch(ctx context.Context, cons jetstream.Consumer, n int) error {
-	fctx, cancel := context.WithTimeout(ctx, c.cfg.FetchWait)
+	// Not cancelled with ctx: see DefaultFetchWait.
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.FetchWait)
 	defer cancel()
 	batch, err := cons.Fetch(n, jetstream.FetchContext(fctx))
 	if err != nil {
 		return c.fetchError(ctx, err)
 	}
 	for m := range batch.Messages() {
+		if ctx.Err() != nil {
+			c.leftover = append(c.leftover, m)
+			continue
+		}
 		c.start(ctx, m)
 	}
 	if err := batch.Error(); err != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, nats.ErrTimeout) {
@@ -403,14 +420,34 @@ func (c *consumer) handle(ctx context.Context, m jetstream.Msg) {
 		}
 		c.publish(job, status.Completed, nil)
 	case ctx.Err() != nil:
-		// Stopping: give the job back at once, unjudged.
-		if nerr := m.Nak(); nerr != nil {
-			log.Warn("releasing the job failed; it will be re-delivered after AckWait", "error", nerr)
-		}
+		// Stopping: give the job back, unjudged, once the last pull has
+		// ended (see pulled).
+		<-c.pulled
+		c.release([]jetstream.Msg{m})
 		c.publish(job, status.Pending, nil)
 	default:
 		c.fail(sctx, log, m, job, err)
 	}
+}
+
+// release gives jobs back for immediate re-delivery, unrun or unjudged,
+// and waits for the engine to confirm before Consume returns. (An engine
+// that restarts forgets a release and re-delivers after AckWait.)
+func (c *consumer) release(ms []jetstream.Msg) {
+	for _, m := range ms {
+		ctx, cancel := context.WithTimeout(context.Background(), c.cfg.SettleTimeout)
+		if err := c.nakSync(ctx, m); err != nil {
+			c.log.Warn("releasing a job failed; it will be re-delivered after AckWait", "job", m.Headers().Get(HeaderJobID), "error", err)
+		}
+		cancel()
+	}
+}
+
+// nakSync is m.Nak that waits for the engine's confirmation (the engine
+// answers any acknowledgement that carries a reply subject).
+func (c *consumer) nakSync(ctx context.Context, m jetstream.Msg) error {
+	_, err := c.q.nc.RequestWithContext(ctx, m.Reply(), []byte("-NAK"))
+	return err
 }
 
 // call runs the handler, turning a panic into a System-class error.

@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -115,5 +116,81 @@ func TestUnackedJobIsRedeliveredAfterAckWait(t *testing.T) {
 	job := recv(t, got, "re-delivered job")
 	if job.ID != "orphan" || job.Attempt != 2 {
 		t.Errorf("second host got job %q attempt %d, want orphan attempt 2", job.ID, job.Attempt)
+	}
+}
+
+func TestCloseStopsConsume(t *testing.T) {
+	dir := t.TempDir()
+	ctx := testContext(t)
+	q, err := Open(ctx, Config{StoreDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const ackWait = 300 * time.Millisecond
+	started := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- q.Consume(context.Background(), ConsumerConfig{AckWait: ackWait, Handler: func(ctx context.Context, job Job) error {
+			close(started)
+			<-ctx.Done() // a long job, stopped by Close
+			return ctx.Err()
+		}})
+	}()
+	if _, err := q.Enqueue(ctx, Job{ID: "long", Type: "t"}); err != nil {
+		t.Fatal(err)
+	}
+	recv(t, started, "job start")
+	if err := q.Close(); err != nil {
+		t.Errorf("Close() = %v", err)
+	}
+	select { // Close returned after Consume did
+	case err := <-done:
+		if !errors.Is(err, ErrClosed) {
+			t.Errorf("Consume() = %v, want ErrClosed", err)
+		}
+	default:
+		t.Fatal("Close returned while Consume was still running")
+	}
+	if err := q.Close(); err != nil {
+		t.Errorf("second Close() = %v, want nil", err)
+	}
+
+	// The job survives for the next run (the restarted engine re-delivers
+	// it after AckWait).
+	q2 := openQueue(t, dir)
+	got := make(chan Job, 1)
+	consume(t, q2, ConsumerConfig{AckWait: ackWait, Handler: func(_ context.Context, job Job) error {
+		got <- job
+		return nil
+	}})
+	if job := recv(t, got, "job of the first run"); job.ID != "long" {
+		t.Errorf("next run got %q, want long", job.ID)
+	}
+}
+
+func TestStoppedConsumeReleasesRunningJobAtOnce(t *testing.T) {
+	q := openQueue(t, "")
+	ctx := testContext(t)
+	// Far beyond the test's timeout: only an explicit release brings the
+	// job to the second host in time.
+	const ackWait = 10 * time.Minute
+	started := make(chan struct{})
+	stop := consume(t, q, ConsumerConfig{AckWait: ackWait, Handler: func(ctx context.Context, job Job) error {
+		close(started)
+		<-ctx.Done()
+		return ctx.Err()
+	}})
+	if _, err := q.Enqueue(ctx, Job{ID: "handover", Type: "t"}); err != nil {
+		t.Fatal(err)
+	}
+	recv(t, started, "job start on the first host")
+	stop()
+	got := make(chan Job, 1)
+	consume(t, q, ConsumerConfig{AckWait: ackWait, Handler: func(_ context.Context, job Job) error {
+		got <- job
+		return nil
+	}})
+	if job := recv(t, got, "released job on the second host"); job.ID != "handover" || job.Attempt != 2 {
+		t.Errorf("second host got %q attempt %d, want handover attempt 2", job.ID, job.Attempt)
 	}
 }

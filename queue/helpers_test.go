@@ -44,6 +44,9 @@ func testContext(t *testing.T) context.Context {
 // (or until the returned stop is called), and checks how it ended.
 func consume(t *testing.T, q *Queue, cfg ConsumerConfig) (stop func()) {
 	t.Helper()
+	if cfg.FetchWait == 0 {
+		cfg.FetchWait = 200 * time.Millisecond // stopping waits for the last pull
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- q.Consume(ctx, cfg) }()
