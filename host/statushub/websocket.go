@@ -64,6 +64,12 @@ type HandlerConfig struct {
 	// (Hub.Snapshot), without rate limiting, then live events.
 	SkipSnapshot bool
 
+	// Gauges, if set, supplies numbers for the page's header (a queue's
+	// depth, in-flight and dead-letter counts: see package queue). A plain
+	// GET of the endpoint with the query "?gauges" returns them as JSON;
+	// the page polls it. nil means no gauges (that GET is a 404).
+	Gauges GaugesFunc
+
 	// OriginPatterns lists the host patterns that cross-origin browser
 	// clients may connect from; it is passed to websocket.AcceptOptions. By
 	// default only same-origin browser connections are accepted.
@@ -211,6 +217,10 @@ func (h *Handler) Close() {
 // against MaxClients.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !isWebSocketUpgrade(r) && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		if r.URL.Query().Has("gauges") {
+			h.serveGauges(w, r)
+			return
+		}
 		h.serveSnapshot(w)
 		return
 	}

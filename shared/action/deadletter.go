@@ -98,20 +98,36 @@ func NewDeadLetter(cfg DeadLetterConfig) (*DeadLetter, error) {
 	return &DeadLetter{cfg: cfg, active: make(map[string]bool)}, nil
 }
 
+// DeadLetterSink is where [WithDeadLetter] records jobs that failed for
+// good. [*DeadLetter] keeps them in memory; package queue keeps them in a
+// durable stream. Record must be safe for concurrent use.
+type DeadLetterSink interface {
+	// Record stores e and returns the stored entry, with the ID and Time
+	// the sink assigned and Errors and Attempts filled in from e.Err when
+	// e.Errors is empty. An error means e was not stored.
+	Record(ctx context.Context, e Entry) (Entry, error)
+}
+
+var _ DeadLetterSink = (*DeadLetter)(nil)
+
 // WithDeadLetter adds every failure of the wrapped step to d, with the
 // step's input, so it can be re-driven. Place it outermost (see Wrap), or as
 // a pipeline middleware, so that only final failures reach it.
 //
 // Not recorded: failures while ctx is cancelled (the caller gave up; the job
-// did not fail), and failures inside d.Redrive, which records them itself.
-func WithDeadLetter(d *DeadLetter) Middleware {
+// did not fail), and failures inside (*DeadLetter).Redrive, which records
+// them itself. If d fails to record a failure, the step's error is returned
+// with the recording error joined to it (errors.Is and errors.As see both),
+// so a lost dead letter is never silent.
+func WithDeadLetter(d DeadLetterSink) Middleware {
+	mem, _ := d.(*DeadLetter)
 	return func(next Step) Step {
 		return func(ctx context.Context, ac *Context, in any) (any, error) {
 			out, err := next(ctx, ac, in)
-			if err == nil || errors.Is(ctx.Err(), context.Canceled) || redriving(ctx, d) {
+			if err == nil || errors.Is(ctx.Err(), context.Canceled) || (mem != nil && redriving(ctx, mem)) {
 				return out, err
 			}
-			d.Add(Entry{
+			_, rerr := d.Record(context.WithoutCancel(ctx), Entry{
 				JobID:    ac.JobID,
 				WorkerID: ac.WorkerID,
 				Action:   ac.Action,
@@ -119,10 +135,23 @@ func WithDeadLetter(d *DeadLetter) Middleware {
 				Input:    in,
 				Err:      err,
 			})
+			if rerr != nil {
+				return out, fmt.Errorf("%w (recording it as a dead letter failed: %w)", err, rerr)
+			}
 			return out, err
 		}
 	}
 }
+
+// Record adds e like [DeadLetter.Add]; it never fails.
+func (d *DeadLetter) Record(_ context.Context, e Entry) (Entry, error) {
+	return d.Add(e), nil
+}
+
+// AttemptErrors returns every attempt's error held in err: the errors of a
+// *retry.Error it wraps, else err alone. Sinks use it to fill
+// Entry.Errors.
+func AttemptErrors(err error) []error { return attemptErrors(err) }
 
 // Add adds e to the sink and returns the stored entry. Add sets ID and
 // Time, and fills Errors and Attempts from e.Err when Errors is empty: all

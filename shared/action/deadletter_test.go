@@ -332,3 +332,56 @@ func TestDeadLetterConcurrentUse(t *testing.T) {
 		t.Errorf("Stats() = %+v with %d callbacks, want 400 added, 400 callbacks, at most 50 entries", st, len(seen()))
 	}
 }
+
+// recordingSink is a DeadLetterSink other than *DeadLetter, failing on demand.
+type recordingSink struct {
+	mu      sync.Mutex
+	entries []action.Entry
+	fail    error
+}
+
+func (s *recordingSink) Record(_ context.Context, e action.Entry) (action.Entry, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fail != nil {
+		return action.Entry{}, s.fail
+	}
+	s.entries = append(s.entries, e)
+	return e, nil
+}
+
+func TestWithDeadLetterTakesAnySink(t *testing.T) {
+	boom := faults.Permanentf("boom")
+	failing := action.New("fail", func(context.Context, *action.Context, int) (int, error) { return 0, boom })
+
+	t.Run("records", func(t *testing.T) {
+		sink := &recordingSink{}
+		_, err := runFailing(t, failing, sink, "j1", 7)
+		if !errors.Is(err, boom) {
+			t.Fatalf("Run = %v, want %v", err, boom)
+		}
+		if len(sink.entries) != 1 || sink.entries[0].JobID != "j1" || sink.entries[0].Input != 7 {
+			t.Fatalf("sink holds %+v, want one entry for job j1 with input 7", sink.entries)
+		}
+	})
+	t.Run("a failed record is not silent", func(t *testing.T) {
+		down := errors.New("store down")
+		sink := &recordingSink{fail: down}
+		_, err := runFailing(t, failing, sink, "j2", 1)
+		if !errors.Is(err, boom) || !errors.Is(err, down) {
+			t.Fatalf("Run = %v, want an error wrapping both %v and %v", err, boom, down)
+		}
+		if faults.ClassOf(err) != faults.Permanent {
+			t.Errorf("ClassOf(%v) = %v, want permanent", err, faults.ClassOf(err))
+		}
+	})
+}
+
+func runFailing(t *testing.T, a action.Action[int, int], sink action.DeadLetterSink, job string, in int) (int, error) {
+	t.Helper()
+	p, err := action.NewPipeline[int, int]("p", []action.Stage{a}, action.WithDeadLetter(sink))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p.Run(context.Background(), &action.Context{JobID: job}, in)
+}

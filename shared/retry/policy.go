@@ -113,3 +113,14 @@ func (p Policy) retryable(err error) bool {
 	}
 	return false
 }
+
+// ShouldRetry reports whether attempt n (1-based), which failed with err,
+// should be followed by another under p: n is below MaxAttempts (0 meaning
+// DefaultMaxAttempts) and err is retryable (Retryable, else
+// RetryableClasses). It is for callers that run the attempts themselves,
+// such as a job queue that makes one attempt per delivery; the delay
+// before the next attempt is Delay(n-1, err).
+func (p Policy) ShouldRetry(n int, err error) bool {
+	p = p.withDefaults()
+	return n < p.MaxAttempts && p.retryable(err)
+}

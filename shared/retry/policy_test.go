@@ -35,3 +35,29 @@ func TestValidate(t *testing.T) {
 		})
 	}
 }
+
+func TestShouldRetry(t *testing.T) {
+	transient := faults.Transientf("timeout")
+	permanent := faults.Permanentf("bad input")
+	tests := []struct {
+		name   string
+		policy retry.Policy
+		n      int
+		err    error
+		want   bool
+	}{
+		{"first of default 3, transient", retry.Policy{}, 1, transient, true},
+		{"second of default 3, transient", retry.Policy{}, 2, transient, true},
+		{"last of default 3", retry.Policy{}, 3, transient, false},
+		{"permanent is never retried by default", retry.Policy{}, 1, permanent, false},
+		{"MaxAttempts 1", retry.Policy{MaxAttempts: 1}, 1, transient, false},
+		{"Retryable overrides classes", retry.Policy{Retryable: func(error) bool { return true }}, 1, permanent, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.policy.ShouldRetry(tt.n, tt.err); got != tt.want {
+				t.Errorf("ShouldRetry(%d, %v) = %v, want %v", tt.n, tt.err, got, tt.want)
+			}
+		})
+	}
+}

@@ -39,6 +39,47 @@ func TestWorkerBinaryLinksNoHTTP(t *testing.T) {
 	}
 }
 
+// natsModules are the job queue's engine: only programs that import package
+// queue link them.
+var natsModules = []string{"github.com/nats-io/nats-server/v2/server", "github.com/nats-io/nats.go"}
+
+// TestOnlyQueueUsersLinkNATS checks with `go list -deps` that neither a
+// worker binary nor the host, plugin, shared or status-hub packages link the
+// NATS server or client; they belong to package queue, which sits above
+// host. A failure names the import chain that pulls one in.
+func TestOnlyQueueUsersLinkNATS(t *testing.T) {
+	const mod = "github.com/isolated-workers/isolated-workers-go/"
+	for _, pkg := range []string{
+		"examples/basic-ping/worker",
+		"test/testworker",
+		"plugin",
+		"host",
+		"host/statushub",
+		"shared",
+		"shared/status",
+		"shared/action",
+		"shared/retry",
+		"shared/faults",
+	} {
+		t.Run(pkg, func(t *testing.T) {
+			imports := goListImports(t, mod+pkg)
+			for _, heavy := range natsModules {
+				if chain := importChain(imports, mod+pkg, heavy); chain != nil {
+					t.Errorf("%s links %s via %s; only programs that run a job queue (package queue) may",
+						pkg, heavy, strings.Join(chain, " -> "))
+				}
+			}
+		})
+	}
+	// And the check can see it: package queue does link both.
+	imports := goListImports(t, mod+"queue")
+	for _, heavy := range natsModules {
+		if importChain(imports, mod+"queue", heavy) == nil {
+			t.Errorf("queue does not link %s; this test would not notice a leak", heavy)
+		}
+	}
+}
+
 // goListImports returns, for pkg and every package it depends on (non-test
 // code, this platform), the packages each one imports directly.
 func goListImports(t *testing.T, pkg string) map[string][]string {
