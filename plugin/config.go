@@ -149,15 +149,15 @@ func (c Config) Validate() error {
 	if c.DisconnectBehavior != Shutdown && c.DisconnectBehavior != KeepAlive {
 		return fmt.Errorf("plugin: unknown DisconnectBehavior %d", c.DisconnectBehavior)
 	}
-	if err := c.Handlers.err; err != nil {
+	if err := c.Handlers.Err(); err != nil {
 		return err
 	}
 	for v, hs := range c.VersionedHandlers {
 		if v < 1 {
 			return fmt.Errorf("plugin: VersionedHandlers has protocol version %d; versions start at 1", v)
 		}
-		if hs.err != nil {
-			return fmt.Errorf("plugin: version %d: %w", v, hs.err)
+		if err := hs.Err(); err != nil {
+			return fmt.Errorf("plugin: version %d: %w", v, err)
 		}
 	}
 	return nil
