@@ -450,6 +450,7 @@ func (s *server) release(c *hostConn) {
 // *StuckHandlersError; the server's remaining clean-up happens when they
 // return.
 func (s *server) stop() error {
+	serving.CompareAndSwap(s, nil)
 	close(s.stopping)
 	s.ln.Close()
 	s.mu.Lock()

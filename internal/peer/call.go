@@ -31,6 +31,7 @@ type Caller struct {
 // call is one request waiting for its reply and, when the reply says the
 // handler emitted events, for those events.
 type call struct {
+	from   string // the peer's role, for its errors (shared.RemoteError.From)
 	done   chan reply
 	result any // pointer to the typed result, decoded into by the reader
 	codec  *wire.Codec
@@ -69,6 +70,7 @@ func (cl *call) decode(h *wire.Header, body []byte) reply {
 		if err := cl.codec.DecodeBody(h, body, re); err != nil {
 			return reply{err: fmt.Errorf("decode error reply: %w", err)}
 		}
+		re.From = cl.from
 		return reply{headers: h.Headers, err: re}
 	}
 	if err := cl.codec.DecodeBody(h, body, cl.result); err != nil {
@@ -161,7 +163,10 @@ func (cl *Caller) roundTrip(ctx context.Context, typ string, timeout time.Durati
 
 func (c *Conn) roundTrip(ctx context.Context, msg *shared.AnyMessage, result any) (string, map[string]string, error) {
 	cl := getCall()
-	cl.result, cl.codec = result, c.cfg.Codec
+	cl.result, cl.codec, cl.from = result, c.cfg.Codec, ""
+	if c.cfg.Role == Worker {
+		cl.from = Host.String()
+	}
 	c.mu.Lock()
 	if c.failErr != nil {
 		err := c.failErr
