@@ -30,4 +30,3 @@ var (
 	// worker that called it and answers "h<n>(<worker's answer>)".
 	HostNest = shared.NewMessage[int, string]("host-nest")
 )
-
