@@ -74,6 +74,7 @@ func (w *Worker) helloConn(ctx context.Context, ymx *yamux.Session) (*conn, erro
 		Fingerprint:     w.fp,
 		PID:             os.Getpid(),
 		LogLevel:        w.cfg.LogLevel.String(),
+		Messages:        w.cfg.Handlers.Names(),
 	}, helloTimeout)
 	if err != nil {
 		return nil, err
