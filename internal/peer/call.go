@@ -243,11 +243,6 @@ func (c *Conn) forget(id string) bool {
 	return true
 }
 
-// maxAbandoned is how many ids of calls that gave up a connection
-// remembers, so that their late replies are logged at Debug, not as
-// unknown.
-const maxAbandoned = 4096
-
 // abandon remembers that the call id gave up waiting: a reply may still
 // come.
 func (c *Conn) abandon(id string) {

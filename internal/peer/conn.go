@@ -138,7 +138,7 @@ func New(cfg Config, ymx *yamux.Session, control net.Conn) *Conn {
 		cfg.StallTimeout = wire.RawStallTimeout
 	}
 	if cfg.NameTimeout == 0 {
-		cfg.NameTimeout = 10 * time.Second
+		cfg.NameTimeout = defaultNameTimeout
 	}
 	if cfg.ErrLost == nil {
 		cfg.ErrLost = ErrConnectionLost
@@ -148,11 +148,11 @@ func New(cfg Config, ymx *yamux.Session, control net.Conn) *Conn {
 		cfg.Lost = func(cause error) error { return fmt.Errorf("%s: %w: %v", peer, sentinel, cause) }
 	}
 	if cfg.Unexpected == nil {
-		cfg.Unexpected = ratelog.New(time.Second, warnCounted(cfg.Logger, cfg.Peer,
+		cfg.Unexpected = ratelog.New(warnEvery, warnCounted(cfg.Logger, cfg.Peer,
 			"messages of the wrong kind; ignored"))
 	}
 	if cfg.Unknown == nil {
-		cfg.Unknown = ratelog.New(time.Second, warnCounted(cfg.Logger, cfg.Peer,
+		cfg.Unknown = ratelog.New(warnEvery, warnCounted(cfg.Logger, cfg.Peer,
 			"replies for transaction ids this side never sent or already answered; ignored"))
 	}
 	ctx, cancel := context.WithCancel(cfg.Context)

@@ -16,14 +16,6 @@ import (
 	"github.com/isolated-workers/isolated-workers-go/shared/faults"
 )
 
-// maxIdleHandlers bounds the handler goroutines kept waiting for work.
-const maxIdleHandlers = 64
-
-// deadlineSlack is how far ahead of a call's own deadline a "deadline
-// passed" cancel may arrive and still be left to the handler's deadline
-// timer.
-const deadlineSlack = 50 * time.Millisecond
-
 // read reads a calls or bulk stream, as a leader/follower pool: one
 // goroutine reads at a time; when it reads a request it hands the reader
 // to an idle goroutine (or a new one) and runs the handler itself. The
