@@ -9,6 +9,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/isolated-workers/isolated-workers-go/handshake"
+	"github.com/isolated-workers/isolated-workers-go/internal/peer"
 	"github.com/isolated-workers/isolated-workers-go/shared"
 	"github.com/isolated-workers/isolated-workers-go/shared/status"
 )
@@ -145,13 +146,8 @@ func (c *Config) setDefaults() {
 // Validate reports the first problem with the config. Start and Attach
 // call it.
 func (c Config) Validate() error {
-	if err := c.Handshake.Validate(); err != nil {
+	if err := peer.CheckConfig(c.Handshake, c.Serializer); err != nil {
 		return err
-	}
-	if c.Serializer != nil {
-		if err := shared.ValidateSerializer(c.Serializer); err != nil {
-			return err
-		}
 	}
 	for _, d := range []struct {
 		name string

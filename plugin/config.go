@@ -11,6 +11,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/isolated-workers/isolated-workers-go/handshake"
+	"github.com/isolated-workers/isolated-workers-go/internal/peer"
 	"github.com/isolated-workers/isolated-workers-go/shared"
 )
 
@@ -126,13 +127,8 @@ func (c *Config) setDefaults() {
 
 // Validate reports the first problem with the config.
 func (c Config) Validate() error {
-	if err := c.Handshake.Validate(); err != nil {
+	if err := peer.CheckConfig(c.Handshake, c.Serializer); err != nil {
 		return err
-	}
-	if c.Serializer != nil {
-		if err := shared.ValidateSerializer(c.Serializer); err != nil {
-			return err
-		}
 	}
 	if c.HostConnectTimeout != nil && *c.HostConnectTimeout < 0 {
 		return fmt.Errorf("plugin: HostConnectTimeout %v is negative", *c.HostConnectTimeout)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/isolated-workers/isolated-workers-go/handshake"
 	"github.com/isolated-workers/isolated-workers-go/internal/wire"
 	"github.com/isolated-workers/isolated-workers-go/shared"
 )
@@ -86,3 +87,15 @@ func (s HandlerSet) Names() []string {
 }
 
 func (s HandlerSet) lookup(name string) *Handler { return s.byName[name] }
+
+// CheckConfig checks what the host's and the worker's configurations
+// share: the handshake and the serializer (nil: the default).
+func CheckConfig(hs handshake.Config, ser shared.Serializer) error {
+	if err := hs.Validate(); err != nil {
+		return err
+	}
+	if ser == nil {
+		return nil
+	}
+	return shared.ValidateSerializer(ser)
+}
