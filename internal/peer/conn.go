@@ -248,7 +248,7 @@ func (c *Conn) Serve(br *bufio.Reader) {
 func (c *Conn) watchEnd() {
 	select {
 	case <-c.ymx.CloseChan():
-		c.end(c.cfg.Lost(yamux.ErrSessionShutdown))
+		c.lost(yamux.ErrSessionShutdown)
 	case <-c.ctx.Done():
 	}
 }
@@ -326,8 +326,8 @@ func (c *Conn) fail(err error) {
 // lost is called by a reader whose stream broke, or a writer whose stream
 // failed: the connection ends with Config.Lost's error.
 func (c *Conn) lost(cause error) {
-	if c.Err() != nil || c.ctx.Err() != nil {
-		c.end(c.Err())
+	if err := c.Err(); err != nil {
+		c.end(err) // failed already: make sure the session is closed
 		return
 	}
 	if c.cfg.Role == Worker && !errors.Is(cause, io.EOF) && !errors.Is(cause, yamux.ErrStreamClosed) &&
