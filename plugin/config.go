@@ -68,10 +68,13 @@ type Config struct {
 	// host's logger, learned in the hello (Info until then).
 	LogLevel hclog.Level
 	// Middleware sees every request (Incoming) and reply (Outgoing), left to
-	// right.
+	// right; and the worker's calls to the host (CallHost): the request
+	// (Outgoing) and the call's end (Incoming), as host.Config.Middleware
+	// does for the host's calls.
 	Middleware []shared.Middleware
-	// TxIDGenerator is kept for compatibility: events carry the id of the
-	// call that emitted them. Default shared.UUIDv4.
+	// TxIDGenerator gives each of the worker's calls to the host
+	// (CallHost) its transaction id; events carry the id of the call that
+	// emitted them. Default shared.UUIDv4.
 	TxIDGenerator shared.TxIDGenerator
 	// HostConnectTimeout bounds the wait for a host, at start-up and, with
 	// KeepAlive, after each disconnect; then the worker exits cleanly with
