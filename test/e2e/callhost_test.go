@@ -164,3 +164,34 @@ func TestCallHostNested(t *testing.T) {
 		}
 	}
 }
+
+// The host's middleware sees the worker's calls to the host as a worker's
+// middleware sees the host's calls: the request Incoming, the reply
+// Outgoing, inside the host's own call to the worker.
+func TestCallHostMiddleware(t *testing.T) {
+	var mu sync.Mutex
+	var seen []string
+	cfg, _ := config(t)
+	cfg.Handlers = newHostSide().handlers()
+	cfg.Middleware = []shared.Middleware{func(ctx context.Context, dir shared.Direction, msg *shared.AnyMessage) error {
+		mu.Lock()
+		defer mu.Unlock()
+		seen = append(seen, fmt.Sprintf("%v %v %s", dir, msg.Kind, msg.Type))
+		return nil
+	}}
+	w := start(t, cfg)
+	if _, err := host.Call(ctxT(t), w, testproto.CallHost, testproto.HostReq{Op: "add", N: 1}); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	want := []string{
+		fmt.Sprintf("%v %v call-host", shared.Outgoing, shared.KindRequest),
+		fmt.Sprintf("%v %v host-add", shared.Incoming, shared.KindRequest),
+		fmt.Sprintf("%v %v host-add", shared.Outgoing, shared.KindResult),
+		fmt.Sprintf("%v %v call-host", shared.Incoming, shared.KindResult),
+	}
+	if strings.Join(seen, "; ") != strings.Join(want, "; ") {
+		t.Errorf("host middleware saw %q, want %q", seen, want)
+	}
+}
