@@ -470,9 +470,14 @@ func (c *Conn) send(ctx context.Context, h *wire.Header, payload any) error {
 			return context.Cause(ctx)
 		}
 	}
-	if ctx == nil {
+	switch {
+	case ctx == nil:
 		err = (*s).Queue(out, raw)
-	} else {
+	case ctx == c.ctx:
+		// A reply: no caller waits for its goroutine, so it may write
+		// itself (wire.Sender.WriteNow).
+		err = (*s).WriteNow(out, raw)
+	default:
 		err = (*s).Write(ctx, out, raw)
 	}
 	if err != nil && (ctx == nil || ctx.Err() == nil) {
