@@ -18,6 +18,9 @@ type HostHello struct {
 	Fingerprint     string `json:"fingerprint"`
 	PID             int    `json:"pid"`
 	LogLevel        string `json:"logLevel,omitempty"` // the host logger's level; a worker without its own LogLevel follows it
+	// Messages are the message names the host serves for the worker to
+	// call (plugin.CallHost), sorted; none when the host serves none.
+	Messages []string `json:"messages,omitempty"`
 }
 
 // WorkerHello is the worker's answer. A non-empty Error means the worker

@@ -114,8 +114,7 @@ func Attach(ctx context.Context, rc ReattachConfig, cfg Config) (*Worker, error)
 		return nil, fmt.Errorf("attach worker %q (pid %d): %w", cfg.Name, rc.PID, err)
 	}
 	if c.hello.PID != rc.PID {
-		c.close(ErrStaleReattach)
-		w.wg.Wait()
+		c.Close(ErrStaleReattach)
 		return nil, fmt.Errorf("attach worker %q: %w: socket %s is served by pid %d, not %d",
 			cfg.Name, ErrStaleReattach, rc.SocketPath, c.hello.PID, rc.PID)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/isolated-workers/isolated-workers-go/handshake"
+	"github.com/isolated-workers/isolated-workers-go/internal/peer"
 	"github.com/isolated-workers/isolated-workers-go/shared"
 	"github.com/isolated-workers/isolated-workers-go/shared/status"
 )
@@ -66,8 +67,13 @@ type Config struct {
 	LogLevel hclog.Level
 	// Middleware sees every request (Outgoing) and every call's end
 	// (Incoming: the reply, or the error a call failed with in the host),
-	// left to right; see Call.
+	// left to right; see Call. It also sees the worker's calls to the host
+	// that Handlers serve: the request (Incoming) and the reply (Outgoing).
 	Middleware []shared.Middleware
+	// Handlers serve the messages a worker calls on the host
+	// (plugin.CallHost), made with Handle and Handlers. Default: none; a
+	// worker's call is answered with shared.CodeUnknownMessage.
+	Handlers HandlerSet
 	// TxIDGenerator gives each call its transaction id (default
 	// shared.UUIDv4).
 	TxIDGenerator shared.TxIDGenerator
@@ -140,13 +146,8 @@ func (c *Config) setDefaults() {
 // Validate reports the first problem with the config. Start and Attach
 // call it.
 func (c Config) Validate() error {
-	if err := c.Handshake.Validate(); err != nil {
+	if err := peer.CheckConfig(c.Handshake, c.Serializer); err != nil {
 		return err
-	}
-	if c.Serializer != nil {
-		if err := shared.ValidateSerializer(c.Serializer); err != nil {
-			return err
-		}
 	}
 	for _, d := range []struct {
 		name string
@@ -164,6 +165,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxFrameSize < 0 || c.MaxRawSize < 0 {
 		return errors.New("host: MaxFrameSize and MaxRawSize must not be negative")
+	}
+	if err := c.Handlers.Err(); err != nil {
+		return err
 	}
 	if c.SecureConfig != nil {
 		if err := c.SecureConfig.Validate(); err != nil {

@@ -3,6 +3,7 @@ package host
 import (
 	"errors"
 	"fmt"
+	"github.com/isolated-workers/isolated-workers-go/internal/peer"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -73,13 +74,4 @@ func (e *ExitError) Unwrap() error { return ErrWorkerTerminated }
 // errors.As finds a *handshake.SerializerMismatchError,
 // *handshake.SerializerCollisionError or *handshake.VersionMismatchError,
 // as it does for the same mismatch reported by Start.
-type RefusedError struct {
-	Reason string
-	Code   string
-	cause  error
-}
-
-func (e *RefusedError) Error() string { return "worker refused the connection: " + e.Reason }
-
-// Unwrap returns the typed mismatch error the refusal's code names, or nil.
-func (e *RefusedError) Unwrap() error { return e.cause }
+type RefusedError = peer.RefusedError

@@ -1,12 +1,10 @@
 package host
 
 import (
-	"errors"
 	"fmt"
-	"io"
 	"sync/atomic"
 
-	"github.com/isolated-workers/isolated-workers-go/internal/frame"
+	"github.com/isolated-workers/isolated-workers-go/internal/peer"
 	"github.com/isolated-workers/isolated-workers-go/internal/wire"
 	"github.com/isolated-workers/isolated-workers-go/shared"
 	"github.com/isolated-workers/isolated-workers-go/shared/status"
@@ -17,7 +15,7 @@ import (
 // call's context ended or the connection failed. The error also wraps that
 // cause. The events are not dropped by the host: those that arrive later
 // are delivered as usual.
-var ErrEventsPending = errors.New("call's events not all delivered")
+var ErrEventsPending = peer.ErrEventsPending
 
 // Event is one event a worker emitted (plugin.Emit). TxID is the
 // transaction id of the call whose handler emitted it ("" for the worker's
@@ -47,77 +45,24 @@ func DecodeEvent[T any](ev Event, def shared.Event[T]) (T, bool, error) {
 	return v, err == nil, err
 }
 
-// readEvents delivers the worker's events to OnEvent and, for status
-// events, to Status.
-func (c *conn) readEvents(r *frame.Reader) {
-	w := c.w
-	for {
-		h, body, err := w.codec.Read(r)
-		if err != nil {
-			if !errors.Is(err, io.EOF) && c.err() == nil {
-				w.logger.Debug("events stream ended", "worker", w.cfg.Name, "error", err)
-			}
-			c.eventsEnded(err)
-			return
-		}
-		if h.Kind != shared.KindEvent {
-			w.unexpected.Add("stream", "events", "kind", h.Kind, "type", h.Type)
-			continue
-		}
-		ev := Event{Worker: w, Type: h.Type, TxID: h.ID, Headers: h.Headers, h: h, body: body, codec: w.codec}
-		if h.Type == shared.DroppedEvent.Name() && h.ID == "" {
-			w.noteDropped(ev)
-		}
-		if w.cfg.Status != nil && h.Type == shared.StatusEvent.Name() {
-			var se status.Event
-			if err := ev.Decode(&se); err != nil {
-				w.logger.Warn("bad status event from worker", "worker", w.cfg.Name, "error", err)
-			} else {
-				w.cfg.Status.Publish(se)
-			}
-		}
-		if w.cfg.OnEvent != nil {
-			w.deliver(ev)
-		}
-		if h.ID != "" {
-			c.delivered(h.ID)
+// onEvent delivers one event from the worker to OnEvent and, for status
+// events, to Status. It runs on the connection's events reader.
+func (w *Worker) onEvent(h *wire.Header, body []byte) {
+	ev := Event{Worker: w, Type: h.Type, TxID: h.ID, Headers: h.Headers, h: *h, body: body, codec: w.codec}
+	if h.Type == shared.DroppedEvent.Name() && h.ID == "" {
+		w.noteDropped(ev)
+	}
+	if w.cfg.Status != nil && h.Type == shared.StatusEvent.Name() {
+		var se status.Event
+		if err := ev.Decode(&se); err != nil {
+			w.logger.Warn("bad status event from worker", "worker", w.cfg.Name, "error", err)
+		} else {
+			w.cfg.Status.Publish(se)
 		}
 	}
-}
-
-// eventsEnded records that no more events will be read on c although the
-// connection works (a malformed event), and wakes the calls waiting for
-// events.
-func (c *conn) eventsEnded(err error) {
-	if c.ymx.IsClosed() {
-		return // the connection ended: fail wakes them with its cause
+	if w.cfg.OnEvent != nil {
+		w.deliver(ev)
 	}
-	c.mu.Lock()
-	c.eventsErr = fmt.Errorf("events stream ended: %w", err)
-	for _, cl := range c.pending {
-		if cl.replied {
-			select {
-			case cl.evCh <- struct{}{}:
-			default:
-			}
-		}
-	}
-	c.mu.Unlock()
-}
-
-// delivered counts one delivered event for the call id, if it waits.
-func (c *conn) delivered(id string) {
-	c.mu.Lock()
-	if cl := c.pending[id]; cl != nil {
-		cl.events++
-		if cl.replied && cl.events == cl.want {
-			select {
-			case cl.evCh <- struct{}{}:
-			default:
-			}
-		}
-	}
-	c.mu.Unlock()
 }
 
 // dropCounts are the drops workers reported (shared.DroppedEvent).

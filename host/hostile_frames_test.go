@@ -31,6 +31,7 @@ type frameHostileWorker struct {
 	rc    ReattachConfig
 	wg    sync.WaitGroup
 	codec *wire.Codec
+	seen  chan wire.Header // the headers of what the host sent that is not a request
 }
 
 func startFrameHostileWorker(t *testing.T, reply func(w io.Writer, h wire.Header)) *frameHostileWorker {
@@ -44,6 +45,7 @@ func startFrameHostileWorker(t *testing.T, reply func(w io.Writer, h wire.Header
 		rc: ReattachConfig{Name: "hostile", SocketPath: sock, PID: os.Getpid(), ProtocolVersion: 1,
 			Serializer: "json", AuthToken: "token"},
 		codec: wire.NewCodec(shared.JSON{}, 1<<20, 1<<30, nil),
+		seen:  make(chan wire.Header, 16),
 	}
 	hw.wg.Add(1)
 	go func() {
@@ -106,6 +108,11 @@ func (hw *frameHostileWorker) serveStream(ymx *yamux.Session, st *yamux.Stream, 
 			}
 			if h.Kind == shared.KindRequest {
 				reply(st, h)
+				continue
+			}
+			select {
+			case hw.seen <- h:
+			default:
 			}
 		}
 	default:

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"regexp"
 	"slices"
@@ -46,7 +47,8 @@ func (w *Worker) logLine(stream string, level hclog.Level) func([]byte, bool) {
 // sub-logger with their level, module and fields. A record longer than
 // maxLineChunk is cut there: it is logged once, at its own level, with its
 // message truncated and marked (logTruncated); the rest is discarded.
-func (c *conn) readLogs(br *bufio.Reader) {
+func (w *Worker) readLogs(st io.Reader) {
+	br := bufio.NewReaderSize(st, 16<<10)
 	var head []byte // the start of a record longer than the reader's buffer
 	cut := 0        // bytes of that record beyond maxLineChunk, discarded
 	for {
@@ -63,13 +65,13 @@ func (c *conn) readLogs(br *bufio.Reader) {
 				continue
 			}
 			if cut > 0 {
-				c.w.logTruncated(head, cut)
+				w.logTruncated(head, cut)
 			} else {
-				c.w.logRecord(head)
+				w.logRecord(head)
 			}
 			head, cut = head[:0], 0
 		} else if len(line) > 0 {
-			c.w.logRecord(line)
+			w.logRecord(line)
 		}
 		if err != nil {
 			return

@@ -1,7 +1,6 @@
 package host
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"strconv"
@@ -61,8 +60,7 @@ func TestLongLogRecordKeepsItsLevel(t *testing.T) {
 	next := `{"@level":"warn","@message":"after"}` + "\n"
 	var buf bytes.Buffer
 	w := &Worker{wlog: hclog.New(&hclog.LoggerOptions{Name: "w", Output: &buf, Level: hclog.Warn})}
-	c := &conn{w: w}
-	c.readLogs(bufio.NewReaderSize(strings.NewReader(rec+next), 16<<10))
+	w.readLogs(strings.NewReader(rec + next))
 
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
 	if len(lines) != 2 {

@@ -359,6 +359,6 @@ func (w *Worker) ping() error {
 	if c == nil {
 		return ErrDisconnected
 	}
-	_, err := c.ymx.Ping()
+	_, err := c.Session().Ping()
 	return err
 }

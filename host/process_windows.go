@@ -151,10 +151,10 @@ func (w *Worker) askStop() {
 	}
 	c.sendControl(handshake.OpShutdown, "host closed the worker")
 	select {
-	case <-c.ymx.CloseChan():
+	case <-c.Session().CloseChan():
 	case <-ctx.Done():
 	}
-	c.close(ErrWorkerClosed)
+	c.Close(ErrWorkerClosed)
 }
 
 // killPID kills a worker that is not this host's child (attached).

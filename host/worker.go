@@ -10,6 +10,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/isolated-workers/isolated-workers-go/handshake"
+	"github.com/isolated-workers/isolated-workers-go/internal/peer"
 	"github.com/isolated-workers/isolated-workers-go/internal/ratelog"
 	"github.com/isolated-workers/isolated-workers-go/internal/wire"
 	"github.com/isolated-workers/isolated-workers-go/shared"
@@ -23,6 +24,7 @@ type Worker struct {
 	wlog   hclog.Logger // the worker's records, named after it
 	codec  *wire.Codec
 	mw     shared.Middleware
+	caller peer.Caller // the host's calls to the worker
 	fp     string
 
 	dir        string // private directory; removed by Close ("" when attached)
@@ -59,7 +61,7 @@ func newWorker(cfg Config) *Worker {
 		inner = hclog.New(&hclog.LoggerOptions{Name: "isolated-workers", Level: hclog.Trace, Output: os.Stderr})
 	}
 	logger := shared.NewMetaLogger(inner, cfg.LogLevel, os.Stderr)
-	return &Worker{
+	w := &Worker{
 		cfg:    cfg,
 		logger: logger,
 		wlog:   logger.Named(cfg.Name),
@@ -72,6 +74,8 @@ func newWorker(cfg Config) *Worker {
 		unexpected: ratelog.New(warnEvery, warnCounted(logger, cfg.Name,
 			"messages of the wrong kind from worker (a result on the events stream, an event on the calls stream, ...); ignored")),
 	}
+	w.caller = peer.Caller{Middleware: w.mw, Chain: cfg.Middleware, TxID: cfg.TxIDGenerator, Timeout: cfg.CallTimeout, Acquire: w.acquire}
+	return w
 }
 
 // warnCounted logs one summary of like events from a worker: how many, over
@@ -149,11 +153,19 @@ func (w *Worker) install(c *conn) error {
 	w.state.Lock()
 	defer w.state.Unlock()
 	if w.closing {
-		c.close(ErrWorkerClosed)
+		c.Close(ErrWorkerClosed)
 		return ErrWorkerClosed
 	}
 	w.conn, w.hello = c, c.hello
 	c.start()
+	// Close waits for the connection's goroutines (handlers of the
+	// worker's calls included), whichever connection it was.
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		<-c.Done()
+		c.Wait()
+	}()
 	return nil
 }
 
@@ -185,7 +197,7 @@ func (w *Worker) close() error {
 	w.state.Unlock()
 
 	if c != nil {
-		c.fail(ErrWorkerClosed)
+		c.Fail(ErrWorkerClosed)
 		c.sendControl(handshake.OpShutdown, "host closed the worker")
 	} else if w.pid != os.Getpid() && w.isAlive() {
 		// Disconnected: there is no connection to ask on, so ask with
@@ -204,11 +216,11 @@ func (w *Worker) close() error {
 		// Attached: not our child. It is the worker as long as the
 		// connection it answered on is open.
 		select {
-		case <-c.ymx.CloseChan():
+		case <-c.Session().CloseChan():
 		case <-time.After(w.cfg.GracePeriod):
 			// An in-process worker (plugin/plugintest) has this process's
 			// pid: never signal ourselves.
-			if !c.ymx.IsClosed() && w.pid != os.Getpid() {
+			if !c.Session().IsClosed() && w.pid != os.Getpid() {
 				w.logger.Warn("attached worker did not exit in time; killing it", "worker", w.cfg.Name, "pid", w.pid)
 				killPID(w.pid)
 			}
@@ -221,7 +233,7 @@ func (w *Worker) close() error {
 		}
 	}
 	if c != nil {
-		c.close(ErrWorkerClosed)
+		c.Close(ErrWorkerClosed)
 	}
 	w.wg.Wait()
 	w.unknownReplies.Flush()
@@ -272,9 +284,9 @@ func (w *Worker) Disconnect() error {
 	if c == nil {
 		return nil
 	}
-	c.fail(ErrDisconnected)
+	c.Fail(ErrDisconnected)
 	c.sendControl(handshake.OpGoodbye, "host disconnected")
-	c.close(ErrDisconnected)
+	c.Close(ErrDisconnected)
 	return nil
 }
 
@@ -318,7 +330,7 @@ func (w *Worker) Reconnect(ctx context.Context) error {
 	}()
 
 	if old != nil {
-		old.close(ErrConnectionLost)
+		old.Close(ErrConnectionLost)
 	}
 	if behavior == handshake.BehaviorShutdown && w.proc != nil {
 		select {

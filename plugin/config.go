@@ -11,6 +11,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/isolated-workers/isolated-workers-go/handshake"
+	"github.com/isolated-workers/isolated-workers-go/internal/peer"
 	"github.com/isolated-workers/isolated-workers-go/shared"
 )
 
@@ -67,10 +68,13 @@ type Config struct {
 	// host's logger, learned in the hello (Info until then).
 	LogLevel hclog.Level
 	// Middleware sees every request (Incoming) and reply (Outgoing), left to
-	// right.
+	// right; and the worker's calls to the host (CallHost): the request
+	// (Outgoing) and the call's end (Incoming), as host.Config.Middleware
+	// does for the host's calls.
 	Middleware []shared.Middleware
-	// TxIDGenerator is kept for compatibility: events carry the id of the
-	// call that emitted them. Default shared.UUIDv4.
+	// TxIDGenerator gives each of the worker's calls to the host
+	// (CallHost) its transaction id; events carry the id of the call that
+	// emitted them. Default shared.UUIDv4.
 	TxIDGenerator shared.TxIDGenerator
 	// HostConnectTimeout bounds the wait for a host, at start-up and, with
 	// KeepAlive, after each disconnect; then the worker exits cleanly with
@@ -126,13 +130,8 @@ func (c *Config) setDefaults() {
 
 // Validate reports the first problem with the config.
 func (c Config) Validate() error {
-	if err := c.Handshake.Validate(); err != nil {
+	if err := peer.CheckConfig(c.Handshake, c.Serializer); err != nil {
 		return err
-	}
-	if c.Serializer != nil {
-		if err := shared.ValidateSerializer(c.Serializer); err != nil {
-			return err
-		}
 	}
 	if c.HostConnectTimeout != nil && *c.HostConnectTimeout < 0 {
 		return fmt.Errorf("plugin: HostConnectTimeout %v is negative", *c.HostConnectTimeout)
@@ -149,15 +148,15 @@ func (c Config) Validate() error {
 	if c.DisconnectBehavior != Shutdown && c.DisconnectBehavior != KeepAlive {
 		return fmt.Errorf("plugin: unknown DisconnectBehavior %d", c.DisconnectBehavior)
 	}
-	if err := c.Handlers.err; err != nil {
+	if err := c.Handlers.Err(); err != nil {
 		return err
 	}
 	for v, hs := range c.VersionedHandlers {
 		if v < 1 {
 			return fmt.Errorf("plugin: VersionedHandlers has protocol version %d; versions start at 1", v)
 		}
-		if hs.err != nil {
-			return fmt.Errorf("plugin: version %d: %w", v, hs.err)
+		if err := hs.Err(); err != nil {
+			return fmt.Errorf("plugin: version %d: %w", v, err)
 		}
 	}
 	return nil

@@ -60,23 +60,6 @@ func TestHandlers(t *testing.T) {
 	}
 }
 
-func TestHandleCall(t *testing.T) {
-	h := Handle(Double, double)
-	if h.name != "double" {
-		t.Errorf("Handle(Double).name = %q, want %q", h.name, "double")
-	}
-	got, err := h.call(context.Background(), 21)
-	if got != 42 || err != nil {
-		t.Errorf("call(21) = %v, %v, want 42, nil", got, err)
-	}
-	// A middleware that swapped the request for another type.
-	_, err = h.call(context.Background(), "21")
-	const want = "middleware replaced the request with a string, handler takes int"
-	if err == nil || err.Error() != want {
-		t.Errorf("call(%q) = %v, want %q", "21", err, want)
-	}
-}
-
 func TestConfigValidate(t *testing.T) {
 	tests := []struct {
 		name   string

@@ -2,45 +2,30 @@ package plugin
 
 import (
 	"context"
-	"sync/atomic"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/isolated-workers/isolated-workers-go/internal/peer"
 )
 
-type callKey struct{}
-
-type callInfo struct {
-	conn    *hostConn
-	txID    string
-	msgType string
-	headers map[string]string
-	events  atomic.Int64 // events the handler queued; the reply carries the count
-}
-
-// callCtx is a handler's context: the call's information travels in the
-// same allocation as the context that carries it.
-type callCtx struct {
-	context.Context
-	callInfo
-}
-
-func (c *callCtx) Value(key any) any {
-	if key == (callKey{}) {
-		return &c.callInfo
+// callFrom returns the call of a handler's context and its connection, or
+// nil.
+func callFrom(ctx context.Context) (*peer.Info, *hostConn) {
+	ci := peer.CallInfo(ctx)
+	if ci == nil {
+		return nil, nil
 	}
-	return c.Context.Value(key)
-}
-
-func callFrom(ctx context.Context) *callInfo {
-	ci, _ := ctx.Value(callKey{}).(*callInfo)
-	return ci
+	c, ok := ci.Conn.Owner().(*hostConn)
+	if !ok {
+		return nil, nil
+	}
+	return ci, c
 }
 
 // TxID returns the transaction id of the call a handler's context belongs
 // to, or "".
 func TxID(ctx context.Context) string {
-	if ci := callFrom(ctx); ci != nil {
-		return ci.txID
+	if ci, _ := callFrom(ctx); ci != nil {
+		return ci.TxID
 	}
 	return ""
 }
@@ -48,8 +33,8 @@ func TxID(ctx context.Context) string {
 // ProtocolVersion returns the negotiated protocol version inside a handler,
 // or 0.
 func ProtocolVersion(ctx context.Context) int {
-	if ci := callFrom(ctx); ci != nil {
-		return ci.conn.s.version
+	if _, c := callFrom(ctx); c != nil {
+		return c.s.version
 	}
 	return 0
 }
@@ -60,5 +45,3 @@ func ProtocolVersion(ctx context.Context) int {
 func Logger(ctx context.Context) hclog.Logger {
 	return hclog.FromContext(ctx)
 }
-
-func hclogLevel(s string) hclog.Level { return hclog.LevelFromString(s) }

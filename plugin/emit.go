@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/isolated-workers/isolated-workers-go/internal/peer"
 	"github.com/isolated-workers/isolated-workers-go/internal/wire"
 	"github.com/isolated-workers/isolated-workers-go/shared"
 	"github.com/isolated-workers/isolated-workers-go/shared/status"
@@ -27,20 +28,20 @@ var ErrNoCall = errors.New("plugin: not a handler context: emit events from insi
 // is full the oldest is dropped, counted, and the next host is told (see
 // Dropped and shared.DroppedEvent).
 func Emit[T any](ctx context.Context, def shared.Event[T], v T) error {
-	ci := callFrom(ctx)
+	ci, c := callFrom(ctx)
 	if ci == nil {
 		return ErrNoCall
 	}
-	return ci.conn.s.emit(ctx, ci, def.Name(), v)
+	return c.s.emit(ctx, ci, def.Name(), v)
 }
 
-func (s *server) emit(ctx context.Context, ci *callInfo, name string, v any) error {
-	h := wire.Header{Version: s.version, Kind: shared.KindEvent, Type: name, ID: ci.txID, Headers: shared.HeadersFrom(ctx)}
+func (s *server) emit(ctx context.Context, ci *peer.Info, name string, v any) error {
+	h := wire.Header{Version: s.version, Kind: shared.KindEvent, Type: name, ID: ci.TxID, Headers: shared.HeadersFrom(ctx)}
 	out, raw, err := s.codec.Encode(nil, &h, v)
 	if err != nil {
 		return fmt.Errorf("plugin: emit event %q: %w", name, err)
 	}
-	if err := s.events.push(ctx, append(out, raw...), 0, &ci.events); err != nil {
+	if err := s.events.push(ctx, append(out, raw...), 0, &ci.Events); err != nil {
 		return fmt.Errorf("plugin: emit event %q: dropped: %w", name, err)
 	}
 	return nil
@@ -53,11 +54,11 @@ func (s *server) emit(ctx context.Context, ci *callInfo, name string, v any) err
 // Config.LogWait. Hosts are told of every drop (shared.DroppedEvent). Outside
 // a handler it returns zero counts.
 func Dropped(ctx context.Context) shared.Dropped {
-	ci := callFrom(ctx)
-	if ci == nil {
+	_, c := callFrom(ctx)
+	if c == nil {
 		return shared.Dropped{}
 	}
-	return ci.conn.s.dropCounts()
+	return c.s.dropCounts()
 }
 
 // StatusPublisher returns a status.Publisher that sends status events to
@@ -67,7 +68,7 @@ func Dropped(ctx context.Context) shared.Dropped {
 // logged at warn level (and counted as dropped). It returns nil outside a
 // handler.
 func StatusPublisher(ctx context.Context) status.Publisher {
-	ci := callFrom(ctx)
+	ci, c := callFrom(ctx)
 	if ci == nil {
 		return nil
 	}
@@ -76,10 +77,10 @@ func StatusPublisher(ctx context.Context) status.Publisher {
 			ev.Time = time.Now()
 		}
 		if ev.Headers == nil {
-			ev.Headers = ci.headers
+			ev.Headers = ci.Headers
 		}
-		if err := ci.conn.s.emit(ctx, ci, shared.StatusEvent.Name(), ev); err != nil {
-			ci.conn.s.logger.Warn("cannot emit status event", "job_id", ev.JobID, "error", err)
+		if err := c.s.emit(ctx, ci, shared.StatusEvent.Name(), ev); err != nil {
+			c.s.logger.Warn("cannot emit status event", "job_id", ev.JobID, "error", err)
 		}
 	})
 }

@@ -79,7 +79,7 @@ func (w *peerWorker) serve(t *testing.T, cfg Config) *peerWorker {
 	env := goodEnv(t, fd)
 	cfg.Handshake = testHandshake
 	cfg.Getenv = mapEnv(env)
-	if cfg.Handlers.byName == nil {
+	if len(cfg.Handlers.Names()) == 0 {
 		cfg.Handlers = Handlers(Handle(Double, double), Handle(Greet, greetFail))
 	}
 	w.sock, w.token, w.done = env[handshake.EnvSocketPath], env[handshake.EnvAuthToken], make(chan error, 1)

@@ -2,14 +2,14 @@ package plugin
 
 import "strconv"
 
-// peer is who is on the other end of an accepted connection, as the
+// peerCred is who is on the other end of an accepted connection, as the
 // kernel reports it (SO_PEERCRED), not as the peer claims in its hello.
 // pid and uid are -1 where the platform does not tell.
-type peer struct {
+type peerCred struct {
 	pid, uid int
 }
 
-func (p peer) String() string {
+func (p peerCred) String() string {
 	if p.pid < 0 {
 		return "unknown process"
 	}
@@ -17,4 +17,4 @@ func (p peer) String() string {
 }
 
 // attrs returns p as log attributes.
-func (p peer) attrs() []any { return []any{"peer_pid", p.pid, "peer_uid", p.uid} }
+func (p peerCred) attrs() []any { return []any{"peer_pid", p.pid, "peer_uid", p.uid} }

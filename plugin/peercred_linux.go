@@ -6,8 +6,8 @@ import (
 )
 
 // peerOf asks the kernel who connected c.
-func peerOf(c net.Conn) peer {
-	p := peer{pid: -1, uid: -1}
+func peerOf(c net.Conn) peerCred {
+	p := peerCred{pid: -1, uid: -1}
 	sc, ok := c.(syscall.Conn)
 	if !ok {
 		return p
@@ -18,7 +18,7 @@ func peerOf(c net.Conn) peer {
 	}
 	rc.Control(func(fd uintptr) {
 		if u, err := syscall.GetsockoptUcred(int(fd), syscall.SOL_SOCKET, syscall.SO_PEERCRED); err == nil {
-			p = peer{pid: int(u.Pid), uid: int(u.Uid)}
+			p = peerCred{pid: int(u.Pid), uid: int(u.Uid)}
 		}
 	})
 	return p

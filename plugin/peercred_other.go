@@ -6,4 +6,4 @@ import "net"
 
 // peerOf reports an unknown peer: this platform's peer credentials
 // (LOCAL_PEERCRED, getpeereid) are not wired in yet.
-func peerOf(net.Conn) peer { return peer{pid: -1, uid: -1} }
+func peerOf(net.Conn) peerCred { return peerCred{pid: -1, uid: -1} }

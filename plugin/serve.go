@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/isolated-workers/isolated-workers-go/handshake"
+	"github.com/isolated-workers/isolated-workers-go/internal/peer"
 	"github.com/isolated-workers/isolated-workers-go/internal/proc"
 	"github.com/isolated-workers/isolated-workers-go/internal/ratelog"
 	"github.com/isolated-workers/isolated-workers-go/internal/wire"
@@ -180,10 +180,11 @@ type server struct {
 	cfg      Config
 	env      handshake.Env
 	version  int
-	handlers map[string]*Handler
+	handlers HandlerSet
 	names    []string
 	codec    *wire.Codec
 	mw       shared.Middleware
+	caller   peer.Caller // the worker's calls to the host (CallHost)
 	fp       string
 	ln       *net.UnixListener
 	logger   hclog.Logger
@@ -212,7 +213,7 @@ func newServer(cfg Config, env handshake.Env, version int, ln *net.UnixListener)
 	hs := cfg.handlersFor(version)
 	s := &server{
 		cfg: cfg, env: env, version: version,
-		handlers:  hs.byName,
+		handlers:  hs,
 		names:     hs.Names(),
 		mw:        shared.Chain(cfg.Middleware),
 		fp:        shared.Fingerprint(cfg.Serializer),
@@ -222,6 +223,7 @@ func newServer(cfg Config, env handshake.Env, version int, ln *net.UnixListener)
 
 		unauthenticated: make(chan struct{}, maxUnauthenticated),
 	}
+	s.caller = peer.Caller{Middleware: s.mw, Chain: cfg.Middleware, TxID: cfg.TxIDGenerator, Acquire: s.acquire}
 	s.codec = wire.NewCodec(cfg.Serializer, cfg.MaxFrameSize, cfg.MaxRawSize, s.names).WithOwner("worker")
 	// The drop notice travels on the events stream, before the events
 	// queued: a log record dropped wakes the events writer to send it.
@@ -242,6 +244,7 @@ func newServer(cfg Config, env handshake.Env, version int, ln *net.UnixListener)
 	}
 	s.logger = shared.NewMetaLogger(inner, level, os.Stderr)
 	s.refusals = ratelog.New(refusalLogInterval, s.logRefusals)
+	serving.Store(s)
 	return s
 }
 
@@ -321,7 +324,7 @@ func (s *server) run(ctx context.Context) {
 		case <-ctx.Done():
 			c.goodbye("worker stopping: context cancelled")
 			return
-		case <-c.ctx.Done():
+		case <-c.Done():
 		}
 		if c.shutdownRequested.Load() {
 			return
@@ -415,36 +418,16 @@ func (s *server) claim(c *hostConn) error {
 				return errLeaving
 			}
 		case <-s.stopping:
-			return &refusal{handshake.CodeShuttingDown, errors.New("worker is shutting down; start a new worker")}
+			return &peer.Refusal{Code: handshake.CodeShuttingDown, Err: errors.New("worker is shutting down; start a new worker")}
 		case <-deadline.C:
-			return &refusal{handshake.CodeBusy, fmt.Errorf("worker already serves a host (pid %d); disconnect it first", prev.hostPID)}
+			return &peer.Refusal{Code: handshake.CodeBusy, Err: fmt.Errorf("worker already serves a host (pid %d); disconnect it first", prev.hostPID)}
 		}
 	}
 }
 
-// refusal is a reason to refuse a host, with its code for the hello.
-type refusal struct {
-	code string
-	err  error
-}
-
-func (r *refusal) Error() string { return r.err.Error() }
-func (r *refusal) Unwrap() error { return r.err }
-
-// refusalHello is the hello refusing a host for err, with the code a host
-// matches (handshake.ErrorCode; a *refusal's own code).
-func refusalHello(err error) handshake.WorkerHello {
-	code, fields := handshake.ErrorCode(err, "")
-	var r *refusal
-	if code == "" && errors.As(err, &r) {
-		code = r.code
-	}
-	return handshake.WorkerHello{Error: err.Error(), Code: code, Fields: fields}
-}
-
 // errLeaving refuses a host that connects after the previous one's end
 // made the worker stop.
-var errLeaving = &refusal{handshake.CodeShuttingDown, errors.New("worker is shutting down: its previous host disconnected and its DisconnectBehavior is Shutdown; start a new worker (or give this one plugin.KeepAlive)")}
+var errLeaving = &peer.Refusal{Code: handshake.CodeShuttingDown, Err: errors.New("worker is shutting down: its previous host disconnected and its DisconnectBehavior is Shutdown; start a new worker (or give this one plugin.KeepAlive)")}
 
 // release ends c's claim on the worker. If the worker stops because c
 // ended (a shutdown request, or DisconnectBehavior Shutdown), it is marked
@@ -467,6 +450,7 @@ func (s *server) release(c *hostConn) {
 // *StuckHandlersError; the server's remaining clean-up happens when they
 // return.
 func (s *server) stop() error {
+	serving.CompareAndSwap(s, nil)
 	close(s.stopping)
 	s.ln.Close()
 	s.mu.Lock()
@@ -478,7 +462,7 @@ func (s *server) stop() error {
 		// Let the handlers end (and reply) on an open connection; close it
 		// only then, or just before the worker exits with handlers stuck,
 		// so that the host sees the connection end with the worker's exit.
-		if !c.drain(grace.C) {
+		if !c.Drain(grace.C) {
 			err := s.stuck(c)
 			go s.finish() // ends when the stuck handlers do; Serve exits first
 			return err
@@ -524,12 +508,9 @@ func (s *server) stuck(c *hostConn) error {
 
 // runningHandlers lists the connection's running handlers, by txid.
 func (c *hostConn) runningHandlers() []RunningHandler {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := make([]RunningHandler, 0, len(c.running))
-	for id, rc := range c.running {
-		out = append(out, RunningHandler{Type: rc.typ, TxID: id})
+	out := make([]RunningHandler, 0)
+	for _, r := range c.Running() {
+		out = append(out, RunningHandler(r))
 	}
-	slices.SortFunc(out, func(a, b RunningHandler) int { return strings.Compare(a.TxID, b.TxID) })
 	return out
 }

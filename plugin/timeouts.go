@@ -35,11 +35,6 @@ const (
 	// out of descriptors) before the next one, so the loop does not spin.
 	acceptRetryDelay = 50 * time.Millisecond
 
-	// deadlineSlack is how far ahead of a call's own deadline a host's
-	// "deadline passed" cancel may arrive and still be left to the
-	// handler's deadline timer.
-	deadlineSlack = 50 * time.Millisecond
-
 	// refusalLogInterval is the most often the worker logs a warning about
 	// refused connections; refusals in between are counted into the next
 	// warning.

@@ -28,9 +28,10 @@ LDFLAGS=${LDFLAGS:--s -w}
 
 # The order the demo runs them in: first steps, then each configuration
 # feature, then the job system.
-ALL=(basic-ping middleware serializers reattach reconnect logging tracing jobs)
+ALL=(basic-ping bidirectional middleware serializers reattach reconnect logging tracing jobs)
 declare -A WHAT=(
 	[basic-ping]="launch, typed calls, raw bytes, errors, cancel, panic, crash"
+	[bidirectional]="calls from the worker back to the host: a counter whose storage lives in the host"
 	[middleware]="host and worker chains, their order, trace headers, a failing middleware on each side"
 	[serializers]="MessagePack, a custom serializer, terminator, name-collision and mismatch errors"
 	[reattach]="a detached worker outlives its host; a second host attaches and gets its logs"

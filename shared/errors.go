@@ -76,8 +76,9 @@ func (e *FrameTooLargeError) Error() string {
 // Unwrap returns ErrFrameTooLarge.
 func (e *FrameTooLargeError) Unwrap() error { return ErrFrameTooLarge }
 
-// RemoteError is an error that a worker returned for a call. The host
-// receives it from host.Call; match it with errors.As:
+// RemoteError is an error that the other side returned for a call: a
+// worker's, which the host receives from host.Call, or a host's, which a
+// worker receives from plugin.CallHost. Match it with errors.As:
 //
 //	var re *shared.RemoteError
 //	if errors.As(err, &re) && re.Code == shared.CodeUnknownMessage { ... }
@@ -93,13 +94,20 @@ type RemoteError struct {
 	Class string `json:"class,omitempty" msgpack:"class,omitempty"`
 	// RetryAfterMillis is a retry hint carried from the worker's error.
 	RetryAfterMillis int64 `json:"retryAfterMs,omitempty" msgpack:"retryAfterMs,omitempty"`
+	// From is the side that sent the error, "host" for a worker's call to
+	// the host; "" means the worker. It is not sent: the receiver sets it.
+	From string `json:"-" msgpack:"-"`
 }
 
 func (e *RemoteError) Error() string {
-	if e.Code == "" || e.Code == CodeHandler {
-		return "worker: " + e.Message
+	from := e.From
+	if from == "" {
+		from = "worker"
 	}
-	return fmt.Sprintf("worker: %s (code %s)", e.Message, e.Code)
+	if e.Code == "" || e.Code == CodeHandler {
+		return from + ": " + e.Message
+	}
+	return fmt.Sprintf("%s: %s (code %s)", from, e.Message, e.Code)
 }
 
 // FaultClass returns the fault class the worker gave the error, so

@@ -27,6 +27,11 @@ var ErrSenderClosed = errors.New("connection closed")
 // queued; the stream's framing is untouched. Messages reach the stream
 // whole and in the order their Writes returned.
 //
+// A writer with no deadline to keep (a reply: nobody waits on its
+// goroutine) uses WriteNow instead, which writes on the caller's goroutine
+// when no write is under way, saving the hand-off to Run; callers with a
+// deadline keep Write's guarantee meanwhile, since they only queue.
+//
 // Safe for concurrent use. Run must be running for queued messages to be
 // written; it returns when the done channel given to NewSender closes.
 type Sender struct {
@@ -40,6 +45,9 @@ type Sender struct {
 	err   error         // the stream's write error; sticky
 	room  chan struct{} // closed (and replaced) when the queue is taken
 	kick  chan struct{} // cap 1: the queue has something for Run
+	// writing: Run or a WriteNow caller is writing; it takes what is
+	// queued meanwhile before it stops writing.
+	writing bool
 }
 
 // NewSender returns a Sender over w holding at most about limit queued
@@ -101,6 +109,83 @@ func (s *Sender) queueLocked(parts [][]byte) {
 	}
 }
 
+// WriteNow writes the parts as one message. When no write is under way
+// it writes them itself, on the caller's goroutine, together with what
+// other callers queue meanwhile (after yielding once, so that those ready
+// to write share the Write), and then what was queued while it wrote; the
+// caller may so wait for a slow peer. Otherwise it queues them for the
+// writer under way and returns. It never waits for room in the queue.
+func (s *Sender) WriteNow(parts ...[]byte) error {
+	s.mu.Lock()
+	if s.err != nil || s.writing || len(s.buf) > 0 {
+		s.queueLocked(parts)
+		err := s.err
+		s.mu.Unlock()
+		return err
+	}
+	s.writing = true
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
+	if n >= LargeThreshold {
+		// Large: write it as it is rather than copy it into the queue.
+		s.mu.Unlock()
+		var err error
+		for _, p := range parts {
+			if _, err = s.w.Write(p); err != nil {
+				break
+			}
+		}
+		return s.drain(err)
+	}
+	s.queueLocked(parts)
+	s.mu.Unlock()
+	runtime.Gosched() // let other writers that are ready queue theirs
+	return s.drain(nil)
+}
+
+// drain writes what is queued, as the writer under way, until the queue
+// is empty or a write fails, then stops writing.
+func (s *Sender) drain(err error) error {
+	for err == nil {
+		s.mu.Lock()
+		out := s.takeLocked()
+		if len(out) == 0 {
+			s.writing = false
+			err = s.err
+			s.mu.Unlock()
+			return err
+		}
+		s.mu.Unlock()
+		_, err = s.w.Write(out)
+		s.keepSpare(out)
+	}
+	s.fail(err)
+	return err
+}
+
+// takeLocked takes the queue, waking writers waiting for room.
+func (s *Sender) takeLocked() []byte {
+	out := s.buf
+	s.buf = s.spare[:0]
+	s.spare = nil
+	close(s.room)
+	s.room = make(chan struct{})
+	return out
+}
+
+// keepSpare keeps a written batch's buffer for reuse.
+func (s *Sender) keepSpare(out []byte) {
+	if cap(out) <= maxSpare {
+		s.mu.Lock()
+		if s.spare == nil {
+			s.spare = out[:0]
+		}
+		s.mu.Unlock()
+	}
+}
+
 // maxSpare is the largest batch buffer kept for reuse; a larger one is
 // left to the garbage collector. It holds a batch of MaxQueued bytes: a
 // large payload (1 MiB and more) then goes into warm memory instead of a
@@ -123,26 +208,29 @@ func (s *Sender) Run() {
 		// (A woken goroutine runs before the others ready on its CPU.)
 		runtime.Gosched()
 		s.mu.Lock()
-		out := s.buf
-		s.buf = s.spare[:0]
-		s.spare = nil
-		close(s.room)
-		s.room = make(chan struct{})
-		s.mu.Unlock()
-		if len(out) == 0 {
+		if s.writing || len(s.buf) == 0 {
+			// A WriteNow caller is writing: it takes the queue.
+			s.mu.Unlock()
 			continue
 		}
+		s.writing = true
+		out := s.takeLocked()
+		s.mu.Unlock()
 		if _, err := s.w.Write(out); err != nil {
 			s.fail(err)
 			return
 		}
-		if cap(out) <= maxSpare {
-			s.mu.Lock()
-			if s.spare == nil {
-				s.spare = out[:0]
+		s.keepSpare(out)
+		s.mu.Lock()
+		s.writing = false
+		if len(s.buf) > 0 {
+			// Queued by a WriteNow that found Run writing.
+			select {
+			case s.kick <- struct{}{}:
+			default:
 			}
-			s.mu.Unlock()
 		}
+		s.mu.Unlock()
 	}
 }
 
@@ -151,6 +239,7 @@ func (s *Sender) fail(err error) {
 	if s.err == nil {
 		s.err = err
 	}
+	s.writing = false
 	s.buf, s.spare = nil, nil
 	close(s.room)
 	s.room = make(chan struct{})

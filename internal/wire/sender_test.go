@@ -154,3 +154,75 @@ func TestSenderReusesLargeBatchBuffer(t *testing.T) {
 		t.Errorf("each 1 MiB message allocated %d bytes, want the batch buffer reused", per)
 	}
 }
+
+// TestSenderWriteNowMixed: writers that write themselves (WriteNow, small
+// and large messages) and writers that queue (Write) share one stream;
+// every message arrives whole, each writer's in its order.
+func TestSenderWriteNowMixed(t *testing.T) {
+	pr, pw := io.Pipe()
+	done := make(chan struct{})
+	s := NewSender(pw, 1<<10, done)
+	var run sync.WaitGroup
+	run.Go(s.Run)
+	const writers, each = 8, 50
+	msg := func(w, i int) []byte {
+		size := 10
+		if i%10 == 0 {
+			size = LargeThreshold // written as it is, not queued
+		}
+		m := append(fmt.Appendf(nil, "<%d:%03d:", w, i), bytes.Repeat([]byte{'x'}, size)...)
+		return append(m, '>')
+	}
+	total := 0
+	for w := range writers {
+		for i := range each {
+			total += len(msg(w, i))
+		}
+	}
+	got := make(chan []byte, 1)
+	go func() {
+		b := make([]byte, total)
+		n, _ := io.ReadFull(pr, b)
+		got <- b[:n]
+	}()
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			for i := range each {
+				var err error
+				if w%2 == 0 {
+					err = s.WriteNow(msg(w, i))
+				} else {
+					err = s.Write(context.Background(), msg(w, i))
+				}
+				if err != nil {
+					t.Errorf("writer %d message %d: %v", w, i, err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	b := <-got // all of it: nothing queued is left behind
+	close(done)
+	run.Wait()
+	pw.Close()
+	next := make([]int, writers)
+	for _, m := range bytes.Split(b, []byte(">")) {
+		if len(m) == 0 {
+			continue
+		}
+		var w, i int
+		if _, err := fmt.Sscanf(string(m), "<%d:%03d:", &w, &i); err != nil {
+			t.Fatalf("message %q is not whole: %v", m[:min(len(m), 20)], err)
+		}
+		if i != next[w] {
+			t.Fatalf("writer %d: message %d arrived, want %d", w, i, next[w])
+		}
+		next[w]++
+	}
+	for w, n := range next {
+		if n != each {
+			t.Errorf("writer %d: %d messages arrived, want %d", w, n, each)
+		}
+	}
+}

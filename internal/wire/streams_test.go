@@ -3,10 +3,12 @@ package wire
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"net"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -88,14 +90,14 @@ func TestBulkStream(t *testing.T) {
 		}
 		return res
 	}
-	send := func(w *Writer, kind shared.Kind) error {
+	send := func(w *Sender, kind shared.Kind) error {
 		for i := range n {
 			h := Header{Version: 1, Kind: kind, Type: "blob", ID: fmt.Sprint(i)}
 			out, raw, err := c.Encode(nil, &h, payload)
 			if err != nil {
 				return err
 			}
-			if err := w.Write(out, raw); err != nil {
+			if err := w.Write(context.Background(), out, raw); err != nil {
 				return err
 			}
 		}
@@ -108,8 +110,14 @@ func TestBulkStream(t *testing.T) {
 		atHost <- read(frame.NewReader(bufio.NewReaderSize(hostSt, 64<<10), c.Terminator(), c.MaxFrame()))
 	}()
 	errs := make(chan error, 2)
-	go func() { errs <- send(NewWriter(hostSt), shared.KindRequest) }()
-	go func() { errs <- send(NewWriter(workerSt), shared.KindResult) }()
+	hostW := NewSender(hostSt, MaxQueued, client.CloseChan())
+	workerW := NewSender(workerSt, MaxQueued, server.CloseChan())
+	var running sync.WaitGroup
+	running.Go(hostW.Run)
+	running.Go(workerW.Run)
+	t.Cleanup(func() { client.Close(); server.Close(); running.Wait() })
+	go func() { errs <- send(hostW, shared.KindRequest) }()
+	go func() { errs <- send(workerW, shared.KindResult) }()
 	for range 2 {
 		if err := <-errs; err != nil {
 			t.Errorf("send = %v", err)

@@ -31,6 +31,7 @@ func TestExamplesRunToCompletion(t *testing.T) {
 		args []string
 	}{
 		{"basic-ping", nil},
+		{"bidirectional", nil},
 		{"jobs", []string{"-pace", "1ms"}},
 		{"middleware", nil},
 		{"serializers", nil},

@@ -114,6 +114,8 @@ func mergeVersion(m map[int]plugin.HandlerSet, v int) map[int]plugin.HandlerSet 
 func handlers() plugin.HandlerSet {
 	return plugin.Handlers(
 		plugin.Handle(testproto.Ping, func(ctx context.Context, s string) (string, error) { return "pong:" + s, nil }),
+		plugin.Handle(testproto.CallHost, callHost),
+		plugin.Handle(testproto.Nest, nest),
 		plugin.Handle(testproto.EchoItem, func(ctx context.Context, it testproto.Item) (testproto.Item, error) { return it, nil }),
 		plugin.Handle(testproto.Echo, func(ctx context.Context, b []byte) ([]byte, error) { return b, nil }),
 		plugin.Handle(testproto.Big, func(ctx context.Context, n int) (string, error) { return strings.Repeat("b", n), nil }),
