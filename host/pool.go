@@ -125,6 +125,7 @@ type Pool struct {
 	evDone         chan struct{}     // closed when runEvents has ended
 	wg             sync.WaitGroup    // starts and monitors
 	ctr            poolCounters      // lock-free counters
+	met            *poolMetrics      // OpenTelemetry instruments
 	closeOnce      sync.Once         // Shutdown
 	closeDone      chan struct{}     // closed when Shutdown has ended
 	closeErr       error
@@ -182,11 +183,13 @@ func NewPool(ctx context.Context, cfg PoolConfig) (*Pool, error) {
 		p.newCmd = func() *exec.Cmd { return cloneCmd(tmpl) }
 	}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
+	p.met = newPoolMetrics(cfg.MeterProvider, p)
 	go p.runEvents()
 
 	ws, err := p.startN(ctx, cfg.Min+cfg.Spares, p.newCmd)
 	if err != nil {
 		p.cancel()
+		p.met.unregister()
 		close(p.evStop)
 		<-p.evDone
 		return nil, fmt.Errorf("start pool %q: %w", p.name, err)
@@ -241,7 +244,12 @@ func (p *Pool) startWorker(ctx context.Context, newCmd func() *exec.Cmd) (*Worke
 	cfg := p.cfg.Worker
 	cfg.Cmd = newCmd()
 	cfg.Name = fmt.Sprintf("%s-%d", p.name, id)
-	return Start(ctx, cfg)
+	t0 := time.Now()
+	w, err := Start(ctx, cfg)
+	if err == nil {
+		p.met.workerStarted(time.Since(t0))
+	}
+	return w, err
 }
 
 // addLocked makes w a member in role (WorkerReady or WorkerSpare) and
@@ -405,6 +413,7 @@ func (p *Pool) Shutdown(ctx context.Context) error {
 	p.mu.Unlock()
 	close(p.evStop)
 	<-p.evDone
+	p.met.unregister()
 	if err := ctx.Err(); err != nil {
 		p.closeErr = fmt.Errorf("shutdown pool %q: calls still running when the drain ended: %w", p.name, err)
 	}
