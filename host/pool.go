@@ -90,6 +90,21 @@ func (s WorkerState) String() string {
 // Resize, Upgrade or an elastic scale-down finish their calls first: none
 // fails.
 //
+// # Metrics
+//
+// Stats returns a snapshot of the pool's counters; the same counters feed
+// the pool's OpenTelemetry instruments, made with PoolConfig.MeterProvider
+// (default: the global one) under the scope MeterName:
+// MetricWorkers (by AttrWorkerState), MetricRestarts (by
+// AttrRestartReason), MetricCallsInFlight, MetricCallsQueued, MetricCalls
+// (by AttrCallOutcome) and MetricCrashRetries, observed when the reader
+// collects; MetricWorkerStartDuration, MetricQueueWaitDuration and
+// MetricCallDuration (rpc.client.call.duration, with AttrRPCSystemName,
+// AttrRPCMethod and, on failure, AttrErrorType), recorded as they happen.
+// Every one carries AttrPoolName. The library uses only the OpenTelemetry
+// metrics API: the program chooses the SDK and the exporter (see
+// examples/pool for Prometheus). After Close the pool reports nothing.
+//
 // # Concurrency
 //
 // A Pool is safe for concurrent use. Call, Stats, Workers and State may be
