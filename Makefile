@@ -19,10 +19,10 @@ FUZZ_TARGETS := \
 
 # Examples that each show one configuration feature (a host in examples/NAME,
 # its worker in examples/NAME/worker); each has a target example-NAME, and so
-# do basic-ping and jobs.
+# do basic-ping, pool and jobs.
 EXAMPLES := bidirectional middleware serializers reattach reconnect logging tracing
 
-.PHONY: demo demo-serve examples $(addprefix example-,$(EXAMPLES) basic-ping jobs) \
+.PHONY: demo demo-serve examples $(addprefix example-,$(EXAMPLES) basic-ping jobs pool) \
 	test test-unit test-bench-smoke test-windows cross fuzz fuzz-short bench lint workers clean
 
 ## workers: build every example's host and worker binary into $(BIN)
@@ -31,7 +31,7 @@ workers:
 	@BIN=$(BIN) GO=$(GO) DEMO_RUN=0 bash scripts/demo.sh
 
 ## demo: build every example (hosts in one go build, then the workers) and run
-## each built binary: basic-ping, the configuration examples, tracing, jobs;
+## each built binary: basic-ping, the configuration examples, tracing, pool, jobs;
 ## ends with a one-screen summary (ok or failed, time); exits when done.
 demo:
 	@BIN=$(BIN) GO=$(GO) bash scripts/demo.sh
@@ -41,8 +41,8 @@ examples:
 	@BIN=$(BIN) GO=$(GO) bash scripts/demo.sh $(EXAMPLES)
 
 ## example-NAME: build one example's host and worker and run it (NAME in
-## EXAMPLES, or basic-ping, or jobs).
-$(addprefix example-,$(EXAMPLES) basic-ping jobs): example-%:
+## EXAMPLES, or basic-ping, pool or jobs).
+$(addprefix example-,$(EXAMPLES) basic-ping jobs pool): example-%:
 	@BIN=$(BIN) GO=$(GO) bash scripts/demo.sh $*
 
 ## demo-serve: the jobs demo, keeping its status page up for a person to watch.

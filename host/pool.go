@@ -90,6 +90,21 @@ func (s WorkerState) String() string {
 // Resize, Upgrade or an elastic scale-down finish their calls first: none
 // fails.
 //
+// # Metrics
+//
+// Stats returns a snapshot of the pool's counters; the same counters feed
+// the pool's OpenTelemetry instruments, made with PoolConfig.MeterProvider
+// (default: the global one) under the scope MeterName:
+// MetricWorkers (by AttrWorkerState), MetricRestarts (by
+// AttrRestartReason), MetricCallsInFlight, MetricCallsQueued, MetricCalls
+// (by AttrCallOutcome) and MetricCrashRetries, observed when the reader
+// collects; MetricWorkerStartDuration, MetricQueueWaitDuration and
+// MetricCallDuration (rpc.client.call.duration, with AttrRPCSystemName,
+// AttrRPCMethod and, on failure, AttrErrorType), recorded as they happen.
+// Every one carries AttrPoolName. The library uses only the OpenTelemetry
+// metrics API: the program chooses the SDK and the exporter (see
+// examples/pool for Prometheus). After Close the pool reports nothing.
+//
 // # Concurrency
 //
 // A Pool is safe for concurrent use. Call, Stats, Workers and State may be
@@ -125,6 +140,7 @@ type Pool struct {
 	evDone         chan struct{}     // closed when runEvents has ended
 	wg             sync.WaitGroup    // starts and monitors
 	ctr            poolCounters      // lock-free counters
+	met            *poolMetrics      // OpenTelemetry instruments
 	closeOnce      sync.Once         // Shutdown
 	closeDone      chan struct{}     // closed when Shutdown has ended
 	closeErr       error
@@ -182,11 +198,13 @@ func NewPool(ctx context.Context, cfg PoolConfig) (*Pool, error) {
 		p.newCmd = func() *exec.Cmd { return cloneCmd(tmpl) }
 	}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
+	p.met = newPoolMetrics(cfg.MeterProvider, p)
 	go p.runEvents()
 
 	ws, err := p.startN(ctx, cfg.Min+cfg.Spares, p.newCmd)
 	if err != nil {
 		p.cancel()
+		p.met.unregister()
 		close(p.evStop)
 		<-p.evDone
 		return nil, fmt.Errorf("start pool %q: %w", p.name, err)
@@ -241,7 +259,12 @@ func (p *Pool) startWorker(ctx context.Context, newCmd func() *exec.Cmd) (*Worke
 	cfg := p.cfg.Worker
 	cfg.Cmd = newCmd()
 	cfg.Name = fmt.Sprintf("%s-%d", p.name, id)
-	return Start(ctx, cfg)
+	t0 := time.Now()
+	w, err := Start(ctx, cfg)
+	if err == nil {
+		p.met.workerStarted(time.Since(t0))
+	}
+	return w, err
 }
 
 // addLocked makes w a member in role (WorkerReady or WorkerSpare) and
@@ -405,6 +428,7 @@ func (p *Pool) Shutdown(ctx context.Context) error {
 	p.mu.Unlock()
 	close(p.evStop)
 	<-p.evDone
+	p.met.unregister()
 	if err := ctx.Err(); err != nil {
 		p.closeErr = fmt.Errorf("shutdown pool %q: calls still running when the drain ended: %w", p.name, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/isolated-workers/isolated-workers-go/shared"
 )
@@ -35,12 +36,13 @@ func poolCall[Req, Res any](ctx context.Context, p *Pool, m shared.Message[Req, 
 		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
+	start := time.Now()
 	var exclude *member
 	var died error // the crash the call was retried after
 	for attempt := 0; ; attempt++ {
 		mem, err := p.acquire(ctx, exclude)
 		if err != nil {
-			p.count(err)
+			p.count(ctx, m.Name(), start, err)
 			var zero Res
 			return zero, fmt.Errorf("call %q on pool %q: %w", m.Name(), p.name, err)
 		}
@@ -51,7 +53,7 @@ func poolCall[Req, Res any](ctx context.Context, p *Pool, m shared.Message[Req, 
 			exclude, died = mem, err
 			continue
 		}
-		p.count(err)
+		p.count(ctx, m.Name(), start, err)
 		if err != nil && died != nil {
 			// errors.As finds the last attempt's error first.
 			err = fmt.Errorf("%w (retried %d time(s) after the worker died: %w)", err, attempt, died)
@@ -67,8 +69,16 @@ func workerDied(err error) bool {
 	return errors.As(err, &ee) || errors.Is(err, ErrWorkerTerminated) || errors.Is(err, ErrConnectionLost)
 }
 
-// count counts a finished call by its outcome.
-func (p *Pool) count(err error) {
+// count counts a finished call of method, started at start, by its
+// outcome, and records its duration.
+func (p *Pool) count(ctx context.Context, method string, start time.Time, err error) {
+	i := outcomeOf(err)
+	p.ctr.calls[i].Add(1)
+	p.met.call(ctx, method, i, time.Since(start))
+}
+
+// outcomeOf returns the index in outcomes of a call that ended with err.
+func outcomeOf(err error) int {
 	i := 0 // OutcomeOK
 	var re *shared.RemoteError
 	switch {
@@ -90,5 +100,5 @@ func (p *Pool) count(err error) {
 	default:
 		i = 8
 	}
-	p.ctr.calls[i].Add(1)
+	return i
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/isolated-workers/isolated-workers-go/shared/retry"
+	"go.opentelemetry.io/otel/metric"
 )
 
 // Defaults for PoolConfig fields left zero, and why.
@@ -112,6 +113,12 @@ type PoolConfig struct {
 	// OnEvent receives what the supervisor did (see PoolEvent), in order,
 	// on a goroutine of the pool's; it must not block for long.
 	OnEvent func(PoolEvent)
+
+	// MeterProvider makes the meter of the pool's OpenTelemetry
+	// instruments (MetricWorkers and the other Metric* names; default:
+	// otel.GetMeterProvider(), which records nothing until the program
+	// sets one).
+	MeterProvider metric.MeterProvider
 }
 
 // Validate reports the first problem with the config.

@@ -48,8 +48,10 @@ func (p *Pool) acquire(ctx context.Context, exclude *member) (*member, error) {
 
 	select {
 	case g := <-wt.ch:
+		waited := time.Since(wt.since)
 		p.ctr.queueWaits.Add(1)
-		p.ctr.queueWaitNano.Add(uint64(time.Since(wt.since)))
+		p.ctr.queueWaitNano.Add(uint64(waited))
+		p.met.queued(waited)
 		return g.m, g.err
 	case <-ctx.Done():
 		p.mu.Lock()

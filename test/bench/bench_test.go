@@ -127,6 +127,8 @@ func TestSideBySideSmoke(t *testing.T) {
 		LanesFor:        30 * time.Millisecond,
 		RSSCalls:        2,
 		RSSIdle:         10 * time.Millisecond,
+		PoolKills:       3,
+		PoolIdleWorkers: 4,
 		WorkloadTimeout: time.Minute,
 	}
 	r, err := workload.Run(context.Background(), cfg)
@@ -140,7 +142,7 @@ func TestSideBySideSmoke(t *testing.T) {
 		switch {
 		case row.Workload == workload.WLatencyStruct:
 			return peer != "raw" && peer != "rawmux"
-		case row.Group == workload.GroupStep:
+		case row.Group == workload.GroupStep, row.Group == workload.GroupPool:
 			return peer == "iw"
 		}
 		return true
@@ -187,6 +189,9 @@ func TestSideBySideSmoke(t *testing.T) {
 		pairs = append(pairs, [2]string{workload.RowStep(size, 50), workload.RowStep(size, 99)})
 	}
 	pairs = append(pairs, [2]string{workload.RowStructP50, workload.RowStructP99})
+	for _, spares := range workload.PoolSpares {
+		pairs = append(pairs, [2]string{workload.RowPoolCrash(spares, 50), workload.RowPoolCrash(spares, 99)})
+	}
 	for _, pr := range pairs {
 		p50, p99 := r.Row(pr[0]), r.Row(pr[1])
 		if p50 == nil || p99 == nil {
@@ -207,7 +212,9 @@ func TestSideBySideSmoke(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"iw vs net/rpc", "iw vs gRPC", "iw vs raw yamux", "iw vs raw lock-step", "spawn to first reply",
-		"p99", "ONE way", "1000 lane(s)", "RSS", "GOMAXPROCS=", "nproc", "median of 2 runs", "64 KiB step", "65460"} {
+		"p99", "ONE way", "1000 lane(s)", "RSS", "GOMAXPROCS=", "nproc", "median of 2 runs", "64 KiB step", "65460",
+		"go-plugin has no pools", "kill -9 to a worker serving in its place, no spare, p50", "1 warm spare(s), p99",
+		"4 idle workers: start them all", "4 idle workers: total RSS", "no pools"} {
 		if !strings.Contains(sb.String(), want) {
 			t.Errorf("table has no %q:\n%s", want, sb.String())
 		}
@@ -347,3 +354,38 @@ func BenchmarkIdleRSS(b *testing.B) {
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
+
+// BenchmarkPoolCrashToReplacement is the time from a SIGKILL of a pool's
+// worker to a worker serving in its place, without and with one warm
+// spare; b.N kills, reported as p50-ms and p99-ms.
+//
+//	go test -run '^$' -bench PoolCrashToReplacement -benchtime 50x
+func BenchmarkPoolCrashToReplacement(b *testing.B) {
+	for _, spares := range workload.PoolSpares {
+		b.Run(fmt.Sprintf("spares=%d", spares), func(b *testing.B) {
+			w := workers(b)
+			ds, err := workload.CrashToReplacement(context.Background(), w, spares, b.N)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(ms(workload.Percentile(ds, 0.5)), "p50-ms")
+			b.ReportMetric(ms(workload.Percentile(ds, 0.99)), "p99-ms")
+		})
+	}
+}
+
+// BenchmarkPoolIdle100 starts a pool of 100 idle workers and reports the
+// time to start them all and their total resident memory.
+//
+//	go test -run '^$' -bench PoolIdle100 -benchtime 1x
+func BenchmarkPoolIdle100(b *testing.B) {
+	w := workers(b)
+	for b.Loop() {
+		start, rss, err := workload.IdlePool(context.Background(), w, 100)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(start.Seconds(), "start-s")
+		b.ReportMetric(float64(rss)/(1<<20), "total-rss-MiB")
+	}
+}

@@ -14,7 +14,7 @@
 // # Running
 //
 // One table, every workload, every peer, one process; every figure is the
-// median of 5 runs with the spread (min-max); about 3 minutes on 2 cores
+// median of 5 runs with the spread (min-max); about 4 minutes on 2 cores
 // (-quick: 3 runs, fewer calls, about a minute):
 //
 //	go run ./cmd/sidebyside
@@ -63,4 +63,11 @@
 //     payload plus envelope crosses 64 KiB, or at the bulk threshold.
 //   - rss: VmRSS of a worker after start-up and 10 pings, left idle (at
 //     least 1 s) while the peer's other workloads run.
+//   - pool: isolated-workers only, in a table of its own (go-plugin has no
+//     pools, so its column says so): in a host.Pool of 2, the time from a
+//     SIGKILL of a worker to a worker serving in its place (the
+//     replacement's start, or with one warm spare, the spare's promotion),
+//     p50 and p99 of 30 kills (-quick: 15); and a pool of 100 idle workers:
+//     the time NewPool takes to start them all in parallel, and their total
+//     RSS.
 package bench

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -106,7 +105,7 @@ loop:
 			if len(ready) > 0 {
 				pid := ready[rand.IntN(len(ready))]
 				killedAt.Store(pid, true)
-				syscall.Kill(pid, syscall.SIGKILL)
+				killPID(pid)
 				kills.Add(1)
 			}
 		}

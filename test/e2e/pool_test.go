@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -290,7 +289,7 @@ func TestPoolHealthReplacesStoppedWorker(t *testing.T) {
 	p := startPool(t, cfg)
 	ctx := ctxT(t)
 	victim := p.Workers()[0]
-	if err := syscall.Kill(victim.PID, syscall.SIGSTOP); err != nil {
+	if err := stopPID(victim.PID); err != nil {
 		t.Fatal(err)
 	}
 	ev.wait(t, "unhealthy", func(e host.PoolEvent) bool {

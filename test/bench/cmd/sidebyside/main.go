@@ -1,7 +1,7 @@
 // Command sidebyside runs every benchmark workload for every peer in one
 // process and prints one table: isolated-workers against hashicorp/go-plugin
 // (net/rpc and gRPC) and two raw Unix-socket floors (yamux-multiplexed and
-// lock-step). Each peer is a real worker binary, built into a temporary
+// lock-step), and a table of isolated-workers' pools (go-plugin has none). Each peer is a real worker binary, built into a temporary
 // directory first. Every figure is the median of -runs runs, with the
 // spread (min-max). Run it from test/bench:
 //
@@ -62,6 +62,8 @@ func run() int {
 	flag.IntVar(&def.LatencyCalls1M, "latency-n-1m", def.LatencyCalls1M, "measured sequential 1 MiB echoes, per run")
 	flag.IntVar(&def.StructCalls, "struct-n", def.StructCalls, "measured sequential struct calls, per run")
 	flag.DurationVar(&def.LanesFor, "lanes-for", def.LanesFor, "measured time of each lane count, per run")
+	flag.IntVar(&def.PoolKills, "pool-kills", def.PoolKills, "kills of a pool's worker per run, without and with a spare (crash to replacement)")
+	flag.IntVar(&def.PoolIdleWorkers, "pool-idle", def.PoolIdleWorkers, "workers of the idle pool (start time, total RSS)")
 	flag.Parse()
 
 	fail := func(err error) int {

@@ -55,3 +55,12 @@ func (c *iwClient) Close() error {
 	untrack(c.w.PID())
 	return err
 }
+
+// IWCommand returns a new command for the iw worker binary in w (killed
+// with the harness), for the pool workloads, which start their workers
+// through host.Pool.
+func (w *Workers) IWCommand() *exec.Cmd {
+	cmd := exec.Command(w.Path("iw"))
+	dieWithParent(cmd)
+	return cmd
+}

@@ -25,7 +25,17 @@ const (
 	RowEchoFirst       = "echo-first"
 	RowEchoFirstFaults = "echo-first-worker-faults"
 	RowRSS             = "rss"
+	RowPoolIdleStart   = "pool-idle-start"
+	RowPoolIdleRSS     = "pool-idle-rss"
 )
+
+// PoolSpares are the spare counts of the crash-to-replacement rows.
+var PoolSpares = []int{0, 1}
+
+func rowPoolCrash(spares, pct int) string { return fmt.Sprintf("pool-crash-spares%d-p%d", spares, pct) }
+
+// RowPoolCrash is the key of a crash-to-replacement row, for tests.
+func RowPoolCrash(spares, pct int) string { return rowPoolCrash(spares, pct) }
 
 func rowRT(size, pct int) string   { return fmt.Sprintf("rt-%d-p%d", size, pct) }
 func rowStep(size, pct int) string { return fmt.Sprintf("step-%d-p%d", size, pct) }
@@ -46,10 +56,12 @@ func sizeLabel(n int) string {
 	return fmt.Sprintf("%d B", n)
 }
 
-// Row groups: the main table, and the 64 KiB step probe (iw only).
+// Row groups: the main table, the 64 KiB step probe and the pools (iw
+// only).
 const (
 	GroupMain = "main"
 	GroupStep = "step"
+	GroupPool = "pool"
 )
 
 // rowSpec describes one table row.
@@ -81,6 +93,20 @@ func rowSpecs(cfg Config) []rowSpec {
 			rows = append(rows, rowSpec{rowStep(size, pct), WStep, fmt.Sprintf("%d B round trip, p%d", size, pct), "us", GroupStep, false})
 		}
 	}
+	for _, spares := range PoolSpares {
+		what := "no spare"
+		if spares > 0 {
+			what = fmt.Sprintf("%d warm spare(s)", spares)
+		}
+		for _, pct := range []int{50, 99} {
+			rows = append(rows, rowSpec{rowPoolCrash(spares, pct), WPool,
+				fmt.Sprintf("kill -9 to a worker serving in its place, %s, p%d (%d kills per run)", what, pct, cfg.PoolKills), "ms", GroupPool, false})
+		}
+	}
+	rows = append(rows,
+		rowSpec{RowPoolIdleStart, WPool, fmt.Sprintf("%d idle workers: start them all (NewPool, in parallel)", cfg.PoolIdleWorkers), "s", GroupPool, false},
+		rowSpec{RowPoolIdleRSS, WPool, fmt.Sprintf("%d idle workers: total RSS", cfg.PoolIdleWorkers), "MiB", GroupPool, false},
+	)
 	return rows
 }
 
@@ -429,6 +455,30 @@ func (r *Report) stepRows() [][]string {
 	return out
 }
 
+// poolTitle heads the pools table.
+const poolTitle = "Pools (host.Pool), isolated-workers only: go-plugin has no pools, no restart, no health check and no spares " +
+	"(a crashed plugin stays dead until its host starts it again), so it has no figure to compare:"
+
+// poolRows returns the pools table: a header row and a row per figure.
+func (r *Report) poolRows() [][]string {
+	out := [][]string{{"workload", "unit", "better", "isolated-workers", "go-plugin"}}
+	for _, row := range r.Rows {
+		if row.Group != GroupPool {
+			continue
+		}
+		if _, ok := row.Values["iw"]; !ok {
+			if _, failed := row.Errors["iw"]; !failed {
+				continue
+			}
+		}
+		out = append(out, []string{row.Label, row.Unit, "lower", r.cell(row, "iw"), "no pools"})
+	}
+	if len(out) == 1 {
+		return nil
+	}
+	return out
+}
+
 // WriteTable prints the report as plain-text tables.
 func (r *Report) WriteTable(w io.Writer) error {
 	for _, l := range r.header() {
@@ -448,6 +498,16 @@ func (r *Report) WriteTable(w io.Writer) error {
 		fmt.Fprintln(w, "\n64 KiB step probe, isolated-workers, sequential round trips (the bulk threshold is 65,536 B of payload):")
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 		for _, cells := range step {
+			fmt.Fprintln(tw, strings.Join(cells, "\t")+"\t")
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	if pool := r.poolRows(); pool != nil {
+		fmt.Fprintln(w, "\n"+poolTitle)
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		for _, cells := range pool {
 			fmt.Fprintln(tw, strings.Join(cells, "\t")+"\t")
 		}
 		if err := tw.Flush(); err != nil {
@@ -475,6 +535,11 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		fmt.Fprintln(w, "\n64 KiB step probe, isolated-workers, sequential round trips:")
 		fmt.Fprintln(w)
 		mdTable(w, step)
+	}
+	if pool := r.poolRows(); pool != nil {
+		fmt.Fprintln(w, "\n"+poolTitle)
+		fmt.Fprintln(w)
+		mdTable(w, pool)
 	}
 	for _, f := range r.Failures() {
 		fmt.Fprintf(w, "\nFAILED %s\n", f)
@@ -534,6 +599,8 @@ func formatValue(unit string, v float64) string {
 	switch {
 	case unit == "msg/s":
 		return fmt.Sprintf("%.0fk", v/1000)
+	case unit == "s":
+		return fmt.Sprintf("%.2f", v)
 	case v >= 100 || math.Abs(v-math.Round(v)) < 1e-9:
 		return fmt.Sprintf("%.0f", v)
 	default:

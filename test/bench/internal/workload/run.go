@@ -23,11 +23,12 @@ const (
 	WEchoFirst     = "echo-first"
 	WStep          = "step"
 	WRSS           = "rss"
+	WPool          = "pool" // isolated-workers only: go-plugin has no pools
 )
 
 // Names returns every workload in run order.
 func Names() []string {
-	return []string{WStartup, WLatency, WLanes, WLatencyStruct, WEchoFirst, WStep, WRSS}
+	return []string{WStartup, WLatency, WLanes, WLatencyStruct, WEchoFirst, WStep, WRSS, WPool}
 }
 
 // SelectWorkloads parses a comma-separated list; "" or "all" means every
@@ -75,6 +76,8 @@ type Config struct {
 	LanesFor        time.Duration // measured concurrent calling, per lane count
 	RSSCalls        int           // pings before idling
 	RSSIdle         time.Duration // idle time, at least, before reading RSS
+	PoolKills       int           // kills per run of a pool's worker, without and with a spare
+	PoolIdleWorkers int           // workers of the idle pool (start time, total RSS)
 	WorkloadTimeout time.Duration // bound on one peer's workload
 
 	// CPUProfileIW, when set, is written with the CPU profile of this
@@ -91,7 +94,7 @@ type Config struct {
 	Progress io.Writer
 }
 
-// DefaultConfig is the full run: about 3 minutes on a 2-core machine.
+// DefaultConfig is the full run: about 4 minutes on a 2-core machine (the pool workload adds about 10 s a run).
 func DefaultConfig() Config {
 	return Config{
 		Runs:            5,
@@ -105,6 +108,8 @@ func DefaultConfig() Config {
 		LanesFor:        600 * time.Millisecond,
 		RSSCalls:        10,
 		RSSIdle:         time.Second,
+		PoolKills:       30,
+		PoolIdleWorkers: 100,
 		WorkloadTimeout: 90 * time.Second,
 
 		CPUProfileIWWorkloads: []string{WLatency, WLanes},
@@ -120,6 +125,7 @@ func QuickConfig() Config {
 	c.LatencyCalls1M = 30
 	c.StructCalls = 1000
 	c.LanesFor = 300 * time.Millisecond
+	c.PoolKills = 15
 	return c
 }
 
@@ -136,6 +142,8 @@ func (c *Config) setDefaults() {
 	or(&c.LanesFor, d.LanesFor)
 	or(&c.RSSCalls, d.RSSCalls)
 	or(&c.RSSIdle, d.RSSIdle)
+	or(&c.PoolKills, d.PoolKills)
+	or(&c.PoolIdleWorkers, d.PoolIdleWorkers)
 	or(&c.WorkloadTimeout, d.WorkloadTimeout)
 	if len(c.CPUProfileIWWorkloads) == 0 {
 		c.CPUProfileIWWorkloads = d.CPUProfileIWWorkloads
@@ -372,6 +380,29 @@ func runOne(ctx context.Context, cfg *Config, r *Report, p peers.Peer, wl string
 		if p.Name != "iw" {
 			return "", errSkipped
 		}
+	case WPool:
+		if p.Name != "iw" {
+			return "", fmt.Errorf("%s has no pools: %w", p.Title, peers.ErrUnsupported)
+		}
+		var sum []string
+		for _, spares := range PoolSpares {
+			ds, err := CrashToReplacement(ctx, cfg.Workers, spares, cfg.PoolKills)
+			if err != nil {
+				return "", fmt.Errorf("crash to replacement, %d spare(s): %w", spares, err)
+			}
+			p50, p99 := Percentile(ds, 0.5), Percentile(ds, 0.99)
+			r.add(rowPoolCrash(spares, 50), p.Name, ms(p50))
+			r.add(rowPoolCrash(spares, 99), p.Name, ms(p99))
+			sum = append(sum, fmt.Sprintf("crash to replacement, %d spare(s): p50 %.1f ms, p99 %.1f ms", spares, ms(p50), ms(p99)))
+		}
+		start, rss, err := IdlePool(ctx, cfg.Workers, cfg.PoolIdleWorkers)
+		if err != nil {
+			return "", fmt.Errorf("%d idle workers: %w", cfg.PoolIdleWorkers, err)
+		}
+		r.add(RowPoolIdleStart, p.Name, start.Seconds())
+		r.add(RowPoolIdleRSS, p.Name, float64(rss)/(1<<20))
+		sum = append(sum, fmt.Sprintf("%d idle workers: started in %.2f s, %.0f MiB", cfg.PoolIdleWorkers, start.Seconds(), float64(rss)/(1<<20)))
+		return strings.Join(sum, "; "), nil
 	}
 
 	c, err := p.Start(ctx, cfg.Workers, opt)
