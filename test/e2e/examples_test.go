@@ -31,7 +31,7 @@ func TestExamplesRunToCompletion(t *testing.T) {
 		args []string
 	}{
 		{"basic-ping", nil},
-		{"jobs", []string{"-pace", "1ms"}},
+		{"jobs", []string{"-pace", "1ms", "-store", "store"}}, // in the test's directory
 		{"middleware", nil},
 		{"serializers", nil},
 		{"reattach", nil},
