@@ -18,15 +18,15 @@ import (
 // host, half way it stops the node leading the jobs stream. Every job must
 // still take effect (the effect is recorded once per job ID; the handler
 // runs that a re-delivery causes are counted and logged), the queue must
-// end empty, and no job may be dead-lettered. clusterJobs jobs;
-// IW_TEST_SOAK=1 runs clusterSoakJobs (the 5,000).
+// end empty, and no job may be dead-lettered. clusterJobs (5,000) jobs,
+// or IW_TEST_JOBS.
 func TestHostsOnAClusterSurviveKill9(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a 3-node cluster and host processes")
 	}
 	n := clusterJobs
-	if os.Getenv(hostSoakEnv) == "1" {
-		n = clusterSoakJobs
+	if v, err := strconv.Atoi(os.Getenv(jobsEnv)); err == nil && v > 0 {
+		n = v
 	}
 	worker := buildTestWorker(t)
 	c := natstest.Start(t, 3)
