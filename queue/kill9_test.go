@@ -14,8 +14,9 @@ import (
 
 // TestHostsOnAClusterSurviveKill9 runs two host processes, each with a
 // pool of real workers, on one durable consumer over a 3-node cluster
-// with replicated streams. A quarter of the way through it kill -9s one
-// host, half way it stops the node leading the jobs stream. Every job must
+// (node processes, natstest.StartProcesses) with replicated streams. A
+// quarter of the way through it kill -9s one host, half way the node
+// process leading the jobs stream. Every job must
 // still take effect (the effect is recorded once per job ID; the handler
 // runs that a re-delivery causes are counted and logged), the queue must
 // end empty, and no job may be dead-lettered. clusterJobs (5,000) jobs,
@@ -29,7 +30,7 @@ func TestHostsOnAClusterSurviveKill9(t *testing.T) {
 		n = v
 	}
 	worker := buildTestWorker(t)
-	c := natstest.Start(t, 3)
+	c := natstest.StartProcesses(t, 3)
 	urls := c.URLs()
 	reconnect := []nats.Option{nats.MaxReconnects(-1), nats.ReconnectWait(50 * time.Millisecond)}
 	q, err := Open(testContext(t), Config{URLs: urls, Replicas: 3, NATSOptions: reconnect})
@@ -57,8 +58,8 @@ func TestHostsOnAClusterSurviveKill9(t *testing.T) {
 
 	e.waitUntil(t, lines, "half of the jobs", func() bool { return len(e.applied) >= n/2 })
 	leader := streamLeader(t, q)
-	c.Stop(leader)
-	t.Logf("stopped node n%d, the jobs stream's leader, after %d effects", leader+1, len(e.applied))
+	c.Kill9(leader)
+	t.Logf("killed node n%d (-9), the jobs stream's leader, after %d effects", leader+1, len(e.applied))
 
 	e.waitUntil(t, lines, "every job", func() bool { return len(e.applied) == n })
 	took := time.Since(start)
