@@ -282,7 +282,23 @@ func (e *effects) waitUntil(t *testing.T, lines <-chan hostLine, what string, co
 	}
 }
 
-// inFlight returns the jobs host h started without reporting their effect.
+// recordSent records the lines already sent. After a host was killed
+// (and its reader hit the end of its output), that is every line it
+// wrote.
+func (e *effects) recordSent(lines <-chan hostLine) {
+	for {
+		select {
+		case l := <-lines:
+			e.record(l)
+		default:
+			return
+		}
+	}
+}
+
+// inFlight returns the jobs host h started without reporting their
+// effect: once h is dead and its lines recorded, the jobs it had not
+// acknowledged either (the effect precedes the acknowledgement).
 func (e *effects) inFlight(h string) []string {
 	var out []string
 	for id := range e.started[h] {

@@ -53,6 +53,7 @@ func TestHostsOnAClusterSurviveKill9(t *testing.T) {
 		return len(e.applied) >= n/4 && e.byHost["a"] > 0 && e.byHost["b"] > 0 && len(e.inFlight("a")) > 0
 	})
 	a.kill9(t)
+	e.recordSent(lines)
 	inFlight := len(e.inFlight("a"))
 	t.Logf("killed host a (-9) with %d jobs in flight, after %d effects", inFlight, len(e.applied))
 
@@ -106,6 +107,7 @@ func TestHostKill9OnEmbeddedStoreThenRestart(t *testing.T) {
 		return len(e.applied) >= n/3 && len(e.inFlight("first")) > 0
 	})
 	first.kill9(t)
+	e.recordSent(lines)
 	inFlight := e.inFlight("first")
 	t.Logf("killed the host (-9) with %d jobs in flight, after %d effects", len(inFlight), len(e.applied))
 

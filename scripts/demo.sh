@@ -37,7 +37,7 @@ declare -A WHAT=(
 	[reconnect]="Disconnect and Reconnect, the dial retry policy, HostConnectTimeout, Shutdown vs KeepAlive"
 	[logging]="worker records in a log/slog logger, LogLevel, call timeouts per message"
 	[tracing]="OpenTelemetry: one trace crosses the process boundary, both sides' spans on stdout"
-	[jobs]="action pipelines in workers, live status over WebSocket"
+	[jobs]="a durable queue (embedded NATS JetStream) over a worker pool, dead letters kept across runs, live status"
 )
 
 cd "$(dirname "$0")/.." || exit 1
