@@ -39,7 +39,7 @@ declare -A WHAT=(
 	[logging]="worker records in a log/slog logger, LogLevel, call timeouts per message"
 	[tracing]="OpenTelemetry: one trace crosses the process boundary, both sides' spans on stdout"
 	[pool]="a supervised pool under load: kills, a frozen worker, a rolling upgrade, Prometheus metrics"
-	[jobs]="action pipelines in workers, live status over WebSocket"
+	[jobs]="a durable queue (embedded NATS JetStream) over a worker pool, dead letters kept across runs, live status"
 )
 
 cd "$(dirname "$0")/.." || exit 1

@@ -32,7 +32,7 @@ func TestExamplesRunToCompletion(t *testing.T) {
 	}{
 		{"basic-ping", nil},
 		{"bidirectional", nil},
-		{"jobs", []string{"-pace", "1ms"}},
+		{"jobs", []string{"-pace", "1ms", "-store", "store"}}, // in the test's directory
 		{"middleware", nil},
 		{"serializers", nil},
 		{"reattach", nil},

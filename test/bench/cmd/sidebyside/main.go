@@ -9,8 +9,13 @@
 //	go run ./cmd/sidebyside -quick
 //	go run ./cmd/sidebyside -peers iw,rawmux -workloads latency,lanes -cpuprofile-iw iw.prof
 //
-// The results are also written as JSON (default results/latest.json) and as
-// markdown (results/latest.md). Every worker is killed at exit, also on
+// A second table, "queue", measures the durable job queue end to end on
+// the embedded server and on a 3-node loopback cluster (-queue-jobs jobs,
+// -queue-runs runs; -queue=false leaves it out; see internal/queuebench).
+//
+// The results are also written as JSON (default results/latest.json, the
+// queue table in results/latest-queue.json) and as markdown
+// (results/latest.md, both tables). Every worker is killed at exit, also on
 // SIGINT or SIGTERM or when -timeout passes.
 package main
 
@@ -25,6 +30,7 @@ import (
 	"time"
 
 	"github.com/isolated-workers/isolated-workers-go/test/bench/internal/peers"
+	"github.com/isolated-workers/isolated-workers-go/test/bench/internal/queuebench"
 	"github.com/isolated-workers/isolated-workers-go/test/bench/internal/workload"
 )
 
@@ -64,6 +70,13 @@ func run() int {
 	flag.DurationVar(&def.LanesFor, "lanes-for", def.LanesFor, "measured time of each lane count, per run")
 	flag.IntVar(&def.PoolKills, "pool-kills", def.PoolKills, "kills of a pool's worker per run, without and with a spare (crash to replacement)")
 	flag.IntVar(&def.PoolIdleWorkers, "pool-idle", def.PoolIdleWorkers, "workers of the idle pool (start time, total RSS)")
+	qcfg := queuebench.Config{Jobs: queuebench.DefaultJobs, Runs: queuebench.DefaultRuns}
+	if quick {
+		qcfg.Jobs, qcfg.Runs = 2000, 1
+	}
+	withQueue := flag.Bool("queue", true, "also run the queue table (embedded server and a 3-node loopback cluster)")
+	flag.IntVar(&qcfg.Jobs, "queue-jobs", qcfg.Jobs, "jobs per queue run")
+	flag.IntVar(&qcfg.Runs, "queue-runs", qcfg.Runs, "runs of each queue mode; each figure is their median")
 	flag.Parse()
 
 	fail := func(err error) int {
@@ -137,14 +150,53 @@ func run() int {
 		}
 		fmt.Printf("markdown tables written to %s\n", *mdOut)
 	}
+	var qreport *queuebench.Report
+	if *withQueue {
+		if qreport, err = runQueue(ctx, qcfg, cfg.Workers, *quiet, *jsonOut, *mdOut); err != nil {
+			return fail(err)
+		}
+	}
 	if cfg.CPUProfileIW != "" {
 		fmt.Printf("iw host CPU profile (%s): go tool pprof -top %s\n", strings.Join(cfg.CPUProfileIWWorkloads, ", "), cfg.CPUProfileIW)
 	}
 	if n := peers.Live(); n > 0 {
 		return fail(fmt.Errorf("%d worker process(es) still running at the end", n))
 	}
-	if len(report.Failures()) > 0 {
+	if len(report.Failures()) > 0 || qreport != nil && len(qreport.Failures) > 0 {
 		return 1
 	}
 	return 0
+}
+
+// runQueue runs the queue table, prints it, and writes it next to the
+// main results (JSON in its own file, markdown appended).
+func runQueue(ctx context.Context, qcfg queuebench.Config, w *peers.Workers, quiet bool, jsonOut, mdOut string) (*queuebench.Report, error) {
+	qcfg.WorkerBin = w.Path("iw")
+	if !quiet {
+		qcfg.Progress = os.Stderr
+	}
+	r, err := queuebench.Run(ctx, qcfg)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Println()
+	r.WriteTable(os.Stdout)
+	if jsonOut != "" {
+		path := strings.TrimSuffix(jsonOut, ".json") + "-queue.json"
+		if err := r.WriteJSON(path); err != nil {
+			return nil, err
+		}
+		fmt.Printf("queue results written to %s\n", path)
+	}
+	if mdOut != "" {
+		f, err := os.OpenFile(mdOut, os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		if err := r.WriteMarkdown(f); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
 }
