@@ -3,8 +3,11 @@
 # tag, and fail on an incompatible change.
 #
 # With no v* tag yet it says so and passes. Compatible changes (additions)
-# are listed and pass. API_BREAK=ok lets an intended break pass (a v0 minor
-# release may break the API; CHANGELOG.md must say so). The tool is
+# are listed and pass. An intended break is accepted by listing apidiff's
+# line for it in scripts/api-breaks.txt (reviewed like code; CHANGELOG.md
+# says why under Changed or Removed); API_BREAK=ok lets every break pass
+# for one run and API_BREAK=write rewrites that file from this run's list.
+# The file is cleared when the next v* tag is made. The tool is
 # golang.org/x/exp/cmd/apidiff, run with `go run module@version` (pinned by
 # APIDIFF), so nothing needs installing.
 # The tag's tree is exported with `git archive` into a temporary directory:
@@ -43,6 +46,25 @@ apidiff -m -w "$tmp/new.api" "$module"
 
 report=$(apidiff -m "$tmp/old.api" "$tmp/new.api")
 incompatible=$(apidiff -m -incompatible "$tmp/old.api" "$tmp/new.api")
+accepted="$root/scripts/api-breaks.txt"
+if [ "${API_BREAK:-}" = write ]; then
+	{
+		echo "# Incompatible API changes against $tag that were made on purpose"
+		echo "# (apidiff's lines; CHANGELOG.md says why). Written by API_BREAK=write."
+		printf '%s\n' "$incompatible" | grep -v '^$' || true
+	} >"$accepted"
+	echo "apidiff: wrote $(grep -vc '^#' "$accepted" || true) accepted breaks to scripts/api-breaks.txt"
+	exit 0
+fi
+if [ -n "$incompatible" ] && [ -f "$accepted" ]; then
+	listed=$(printf '%s\n' "$incompatible" | grep -v '^$' | grep -vxF -f <(grep -v '^#' "$accepted") || true)
+	if [ -z "$listed" ]; then
+		echo "apidiff: $(printf '%s\n' "$incompatible" | grep -vc '^$') incompatible changes against $tag, each accepted in scripts/api-breaks.txt"
+		incompatible=""
+	else
+		incompatible=$listed
+	fi
+fi
 if [ -n "$incompatible" ]; then
 	echo "apidiff: incompatible changes against $tag:"
 	echo "$incompatible"
@@ -50,7 +72,7 @@ if [ -n "$incompatible" ]; then
 		echo "apidiff: API_BREAK=ok: accepted; say so under Changed or Removed in CHANGELOG.md"
 		exit 0
 	fi
-	echo "apidiff: a v0 minor release may break the API only on purpose: say so in CHANGELOG.md and run with API_BREAK=ok"
+	echo "apidiff: a v0 minor release may break the API only on purpose: say so in CHANGELOG.md and accept it in scripts/api-breaks.txt (API_BREAK=write)"
 	exit 1
 fi
 if [ -n "$report" ]; then
