@@ -332,6 +332,8 @@ func (c *hostConn) serveStream(st *yamux.Stream) {
 		c.s.logs.attach(st)
 	case wire.StreamEvents:
 		c.s.events.attach(st)
+	case wire.StreamItems:
+		c.serveItems(st, br) // stream.go
 	case wire.StreamControl:
 		c.s.logger.Error("host opened a second control stream; closing it")
 		st.Close()
