@@ -106,8 +106,12 @@ type itemStream struct {
 	cl    *call             // in c.pending, for the events of the stream
 	st    *yamux.Stream
 	r     *frame.Reader
-	began bool              // a message came
-	end   map[string]string // the end message's headers
+	began bool // a message came
+	// Read bytes not yet acknowledged (ackReader), and the buffer of the
+	// acknowledgements.
+	unacked int64
+	ackBuf  []byte
+	end     map[string]string // the end message's headers
 
 	stop       func() bool   // stops the context's AfterFunc
 	cancelDone chan struct{} // closed when that AfterFunc has run
@@ -185,9 +189,27 @@ func (w *Worker) openItems(ctx context.Context, typ string, req any) (*itemStrea
 			return is, is.streamErr(err)
 		}
 	}
-	is.r = frame.NewReader(bufio.NewReaderSize(st, 64<<10), w.codec.Terminator(), w.codec.MaxFrame())
+	is.r = frame.NewReader(bufio.NewReaderSize(ackReader{is}, 64<<10), w.codec.Terminator(), w.codec.MaxFrame())
 	is.r.SetStallTimeout(rawStallTimeout, is.setReadDeadline)
 	return is, nil
+}
+
+// ackReader reads the stream and acknowledges what it read, every
+// wire.AckEvery bytes: the worker writes at most wire.StreamWindow bytes
+// ahead of the acknowledgements, so a stream holds at most that much of the
+// host's memory (plus the reader's buffer and one item), whatever the
+// yamux window.
+type ackReader struct{ is *itemStream }
+
+func (a ackReader) Read(p []byte) (int, error) {
+	is := a.is
+	n, err := is.st.Read(p)
+	if is.unacked += int64(n); is.unacked >= wire.AckEvery {
+		is.ackBuf = wire.AppendAck(is.ackBuf[:0], is.unacked)
+		is.unacked = 0
+		is.st.Write(is.ackBuf) // a failure shows in the next read
+	}
+	return n, err
 }
 
 // cancel runs when the stream's context ends: a read under way returns at

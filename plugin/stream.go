@@ -81,7 +81,7 @@ func HandleStream[Req, Item any](s shared.Stream[Req, Item], fn func(ctx context
 // st, and ends with a result or an error. The host closing st cancels the
 // handler.
 func (c *hostConn) serveItems(st *yamux.Stream, br *bufio.Reader) {
-	iw := wire.NewItemWriter(st, wire.MaxQueuedItems)
+	iw := wire.NewItemWriter(st, wire.MaxQueuedItems, wire.StreamWindow)
 	c.streams.Add(1)
 	go func() {
 		defer c.streams.Done()
@@ -163,12 +163,24 @@ func (c *hostConn) serveItems(st *yamux.Stream, br *bufio.Reader) {
 		cancel(nil)
 	}()
 
-	// The host sends nothing after the request: the end of its side is the
-	// cancellation. Closing ours then wakes a send waiting for the host.
+	// After the request the host sends only acknowledgements of what it
+	// read, which open the stream's window; the end of its side is the
+	// cancellation. Closing ours then wakes a write waiting for the host.
 	c.streams.Add(1)
 	go func() {
 		defer c.streams.Done()
-		io.Copy(io.Discard, br)
+		for {
+			n, err := wire.ReadAck(br)
+			if err == nil {
+				err = iw.Ack(n)
+			}
+			if err != nil {
+				if !errors.Is(err, io.EOF) && !errors.Is(err, yamux.ErrConnectionReset) && c.ctx.Err() == nil && sctx.Err() == nil {
+					c.s.logger.Warn("bad acknowledgement on a stream from the host; closing the stream", "type", h.Type, "txid", h.ID, "error", err)
+				}
+				break
+			}
+		}
 		cancel(errStreamCancelled)
 		st.Close()
 	}()

@@ -1,9 +1,12 @@
 package wire
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"strconv"
 	"sync"
 )
 
@@ -19,6 +22,42 @@ const StreamItems = "stream"
 // else is queued.
 const MaxQueuedItems = 1 << 20
 
+// StreamWindow is how many bytes of a stream's messages the worker may
+// have written that the host has not acknowledged (AppendAck). It bounds
+// what a stream holds in the host's memory whatever the yamux stream
+// window (16 MiB, for large calls). A single message larger than the
+// window is written when everything before it was acknowledged.
+const StreamWindow = 2 << 20
+
+// AckEvery is how many bytes the host reads from a stream before it
+// acknowledges them.
+const AckEvery = StreamWindow / 4
+
+// maxAckLine bounds an acknowledgement line: a decimal int64 and "\n".
+const maxAckLine = 20
+
+// AppendAck appends the acknowledgement of n bytes of a stream's messages:
+// n in decimal ASCII, then "\n".
+func AppendAck(dst []byte, n int64) []byte {
+	return append(strconv.AppendInt(dst, n, 10), '\n')
+}
+
+// ReadAck reads one acknowledgement line from the host's side of a stream.
+func ReadAck(br *bufio.Reader) (int64, error) {
+	line, err := br.ReadSlice('\n')
+	if err != nil {
+		if errors.Is(err, bufio.ErrBufferFull) {
+			err = fmt.Errorf("%w: acknowledgement longer than %d bytes", ErrMalformed, maxAckLine)
+		}
+		return 0, err
+	}
+	n, err := strconv.ParseInt(string(line[:len(line)-1]), 10, 64)
+	if err != nil || n <= 0 || len(line) > maxAckLine {
+		return 0, fmt.Errorf("%w: acknowledgement %q is not a positive byte count", ErrMalformed, line)
+	}
+	return n, nil
+}
+
 // ErrItemWriterClosed: Write after Close or Abort.
 var ErrItemWriterClosed = errors.New("stream closed")
 
@@ -32,23 +71,60 @@ var ErrItemWriterClosed = errors.New("stream closed")
 // written; it returns after Close has written everything, after Abort, or
 // when the stream fails.
 type ItemWriter struct {
-	w     io.Writer
-	limit int
+	w      io.Writer
+	limit  int
+	window int64
 
 	mu      sync.Mutex
 	buf     []byte        // queued whole messages
 	spare   []byte        // the previous batch's buffer, for reuse
 	err     error         // sticky: the stream's write error, or ErrItemWriterClosed after Abort
 	closing bool          // Close was called: Run returns once buf is written
+	unacked int64         // bytes written that the peer has not acknowledged
+	acked   chan struct{} // closed (and replaced) by Ack and by a failure
 	room    chan struct{} // closed (and replaced) when the queue is taken or the writer fails
 	kick    chan struct{} // cap 1: the queue has something for Run
 	done    chan struct{} // closed when Run returns
 }
 
 // NewItemWriter returns an ItemWriter over w holding at most about limit
-// queued bytes.
-func NewItemWriter(w io.Writer, limit int) *ItemWriter {
-	return &ItemWriter{w: w, limit: limit, room: make(chan struct{}), kick: make(chan struct{}, 1), done: make(chan struct{})}
+// queued bytes, and having at most window bytes written that the reader
+// has not acknowledged (Ack); 0 means no window.
+func NewItemWriter(w io.Writer, limit, window int) *ItemWriter {
+	return &ItemWriter{w: w, limit: limit, window: int64(window),
+		room: make(chan struct{}), acked: make(chan struct{}), kick: make(chan struct{}, 1), done: make(chan struct{})}
+}
+
+// Ack records that the reader has taken n more bytes, opening the window
+// by as much. An acknowledgement of more than was written is an error.
+func (iw *ItemWriter) Ack(n int64) error {
+	iw.mu.Lock()
+	defer iw.mu.Unlock()
+	if n > iw.unacked {
+		return fmt.Errorf("%w: acknowledgement of %d bytes, only %d unacknowledged", ErrMalformed, n, iw.unacked)
+	}
+	iw.unacked -= n
+	close(iw.acked)
+	iw.acked = make(chan struct{})
+	return nil
+}
+
+// waitWindow waits until n more bytes fit in the window, or the writer
+// failed (its error).
+func (iw *ItemWriter) waitWindow(n int) error {
+	iw.mu.Lock()
+	defer iw.mu.Unlock()
+	for iw.err == nil && iw.window > 0 && iw.unacked > 0 && iw.unacked+int64(n) > iw.window {
+		acked := iw.acked
+		iw.mu.Unlock()
+		<-acked
+		iw.mu.Lock()
+	}
+	if iw.err != nil {
+		return iw.err
+	}
+	iw.unacked += int64(n)
+	return nil
 }
 
 // Write queues the parts as one message. It waits while the queue is over
@@ -145,6 +221,9 @@ func (iw *ItemWriter) Run() {
 			return
 		}
 		if len(out) > 0 {
+			if err := iw.waitWindow(len(out)); err != nil {
+				return
+			}
 			if _, err := iw.w.Write(out); err != nil {
 				iw.fail(err)
 				return
@@ -171,4 +250,6 @@ func (iw *ItemWriter) fail(err error) {
 	iw.buf, iw.spare = nil, nil
 	close(iw.room)
 	iw.room = make(chan struct{})
+	close(iw.acked)
+	iw.acked = make(chan struct{})
 }

@@ -69,14 +69,15 @@ func sendBytes(ctx context.Context, req testproto.BytesReq, send func([]byte) er
 	if req.Chunk <= 0 {
 		return errors.New("chunk size must be positive")
 	}
+	pattern := make([]byte, req.Chunk+251)
+	for i := range pattern {
+		pattern[i] = byte(i % 251)
+	}
 	var off int64
 	for off < req.Total {
-		n := int64(req.Chunk)
-		n = min(n, req.Total-off)
-		b := make([]byte, n) // the stream's writer copies it: a fresh one shows what a real producer costs
-		for i := range b {
-			b[i] = byte((off + int64(i)) % 251)
-		}
+		n := min(int64(req.Chunk), req.Total-off)
+		b := make([]byte, n) // a fresh chunk per item, as a real producer makes
+		copy(b, pattern[off%251:])
 		if err := send(b); err != nil {
 			return err
 		}
