@@ -6,8 +6,11 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
 	"strings"
 	"testing"
+
+	"github.com/isolated-workers/isolated-workers-go/shared"
 )
 
 func TestReadAck(t *testing.T) {
@@ -129,4 +132,41 @@ func FuzzReadAck(f *testing.F) {
 			t.Fatalf("ReadAck(AppendAck(%d)) = %d, %v", n, back, err)
 		}
 	})
+}
+
+// TestProtocolDocStreamExample keeps the stream example of
+// handshake/PROTOCOL.md (section 10a) true.
+func TestProtocolDocStreamExample(t *testing.T) {
+	doc, err := os.ReadFile("../../handshake/PROTOCOL.md")
+	if err != nil {
+		t.Fatalf("read PROTOCOL.md: %v", err)
+	}
+	type req struct {
+		Lines int `json:"lines"`
+	}
+	type line struct {
+		N    int    `json:"n"`
+		Text string `json:"text"`
+	}
+	c := NewCodec(shared.JSON{}, 1<<20, 1<<20, nil)
+	for _, tc := range []struct {
+		h       Header
+		payload any
+	}{
+		{Header{Version: 1, Kind: shared.KindRequest, Type: "lines", ID: "42"}, req{2}},
+		{Header{Version: 1, Kind: shared.KindItem, Type: "lines", ID: "42"}, line{1, "alpha"}},
+		{Header{Version: 1, Kind: shared.KindItem, Type: "lines", ID: "42"}, line{2, "beta"}},
+		{Header{Version: 1, Kind: shared.KindResult, Type: "lines", ID: "42", Events: 1}, nil},
+	} {
+		out, _, err := c.Encode(nil, &tc.h, tc.payload)
+		if err != nil {
+			t.Fatalf("Encode(%+v) = %v", tc.h, err)
+		}
+		if want := strings.ReplaceAll(string(out), "\n", `\n`); !strings.Contains(string(doc), want) {
+			t.Errorf("PROTOCOL.md does not show the %s as the codec writes it: %s", tc.h.Kind, want)
+		}
+	}
+	if !strings.Contains(string(doc), "| 6 | item |") || !strings.Contains(string(doc), "`"+string(AppendAck(nil, AckEvery)[:len(AppendAck(nil, AckEvery))-1])+`\n`+"`") {
+		t.Errorf("PROTOCOL.md does not list kind 6 (item) or show an acknowledgement of AckEvery bytes")
+	}
 }
