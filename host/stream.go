@@ -174,7 +174,7 @@ func (w *Worker) openItems(ctx context.Context, typ string, req any) (*itemStrea
 	c.mu.Unlock()
 	is.cl = cl
 
-	st, err := c.ymx.OpenStream()
+	st, err := c.openItemStream(ctx)
 	if err != nil {
 		return is, is.streamErr(err)
 	}
@@ -210,6 +210,48 @@ func (a ackReader) Read(p []byte) (int, error) {
 		is.st.Write(is.ackBuf) // a failure shows in the next read
 	}
 	return n, err
+}
+
+// openItemStream opens a yamux stream, waiting at most until ctx ends:
+// yamux's OpenStream waits while the worker has not accepted as many
+// streams as its accept backlog (see connect), and a worker that is
+// stopped accepts none. A stream opened after ctx ended is closed.
+func (c *conn) openItemStream(ctx context.Context) (*yamux.Stream, error) {
+	type opened struct {
+		st  *yamux.Stream
+		err error
+	}
+	ch := make(chan opened, 1)
+	if !c.goTracked(func() {
+		st, err := c.ymx.OpenStream()
+		ch <- opened{st, err}
+	}) {
+		return nil, ErrWorkerClosed
+	}
+	select {
+	case o := <-ch:
+		return o.st, o.err
+	case <-ctx.Done():
+		c.goTracked(func() {
+			if o := <-ch; o.st != nil {
+				o.st.Close()
+			}
+		})
+		return nil, context.Cause(ctx)
+	}
+}
+
+// goTracked runs fn on a goroutine that Close waits for (closing the
+// session ends fn), unless the worker is closing: then it reports false.
+// Close sets closing before it waits, so no goroutine starts behind it.
+func (c *conn) goTracked(fn func()) bool {
+	c.w.state.RLock()
+	defer c.w.state.RUnlock()
+	if c.w.closing {
+		return false
+	}
+	c.goRead(fn)
+	return true
 }
 
 // cancel runs when the stream's context ends: a read under way returns at

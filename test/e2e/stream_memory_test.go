@@ -25,7 +25,7 @@ const (
 	// test) streams 256 MiB. IW_TEST_STREAM_GIB=n streams n GiB.
 	streamMemDefault     = 1 << 30
 	streamMemDefaultRace = 256 << 20
-	streamMemChunk   = 64 << 10
+	streamMemChunk       = 64 << 10
 	// The consumer pauses this long after each streamMemPauseEvery
 	// bytes: it is slower than the producer, so the stream's flow
 	// control must hold the producer back.

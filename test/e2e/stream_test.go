@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -332,5 +334,47 @@ func TestStreamMiddleware(t *testing.T) {
 	want := []shared.Kind{shared.KindResult, shared.KindResult, shared.KindError}
 	if out.Load() != 3 || in.Load() != 3 || fmt.Sprint(ends) != fmt.Sprint(want) {
 		t.Errorf("middleware saw %d requests and %d ends %v, want 3 and 3 %v", out.Load(), in.Load(), ends, want)
+	}
+}
+
+// Many streams at once on one worker, beside calls: each gets its items in
+// order, and the worker lists its streams among its messages.
+func TestStreamConcurrent(t *testing.T) {
+	w := start(t, streamConfig(t))
+	if !slices.Contains(w.Messages(), testproto.Count.Name()) {
+		t.Errorf("worker's messages %v do not list the stream %q", w.Messages(), testproto.Count.Name())
+	}
+	ctx := ctxT(t)
+	const streams, n = 64, 200
+	errs := make(chan error, streams+1)
+	var wg sync.WaitGroup
+	for s := range streams {
+		wg.Go(func() {
+			got := 0
+			for it, err := range host.Stream(ctx, w, testproto.Count, testproto.CountReq{N: n}) {
+				if err != nil {
+					errs <- fmt.Errorf("stream %d after %d items: %w", s, got, err)
+					return
+				}
+				if it.I != got {
+					errs <- fmt.Errorf("stream %d: item %d is %d", s, got, it.I)
+					return
+				}
+				got++
+			}
+			if got != n {
+				errs <- fmt.Errorf("stream %d: %d items, want %d", s, got, n)
+			}
+		})
+	}
+	wg.Go(func() {
+		if _, err := host.Call(ctx, w, testproto.StreamPing, "x"); err != nil {
+			errs <- fmt.Errorf("Call(StreamPing) beside the streams: %w", err)
+		}
+	})
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }
