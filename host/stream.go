@@ -78,6 +78,12 @@ func Stream[Req, Item any](ctx context.Context, w *Worker, s shared.Stream[Req, 
 			return
 		}
 		is, err := w.openItems(ctx, s.Name(), req)
+		finished := false
+		defer func() {
+			if !finished { // the loop's body panicked: end the stream all the same
+				is.finish(nil, true)
+			}
+		}()
 		for err == nil {
 			var item Item
 			var more bool
@@ -85,10 +91,12 @@ func Stream[Req, Item any](ctx context.Context, w *Worker, s shared.Stream[Req, 
 				break
 			}
 			if !yield(item, nil) {
+				finished = true
 				is.finish(nil, true)
 				return
 			}
 		}
+		finished = true
 		if err = is.finish(err, false); err != nil {
 			yield(zero, err)
 		}

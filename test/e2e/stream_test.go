@@ -378,3 +378,27 @@ func TestStreamConcurrent(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// A panic in the range's body ends the stream on both sides, and Shutdown
+// does not wait for it.
+func TestStreamPanicInLoopBody(t *testing.T) {
+	w := start(t, streamConfig(t))
+	ctx := ctxT(t)
+	func() {
+		defer func() {
+			if r := recover(); r != "stop" {
+				t.Fatalf("recovered %v, want the loop body's panic", r)
+			}
+		}()
+		for range host.Stream(ctx, w, testproto.Forever, "panic") {
+			panic("stop")
+		}
+	}()
+	end, err := host.Call(ctx, w, testproto.StreamEnded, "panic")
+	if err != nil || !strings.Contains(end.Cause, "stream cancelled by the host") {
+		t.Errorf("Call(StreamEnded) = %+v, %v; want the handler cancelled by the host", end, err)
+	}
+	if err := w.Shutdown(ctx); err != nil {
+		t.Errorf("Shutdown after the panic: %v", err)
+	}
+}
