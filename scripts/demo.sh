@@ -28,7 +28,7 @@ LDFLAGS=${LDFLAGS:--s -w}
 
 # The order the demo runs them in: first steps, then each configuration
 # feature, then the job system.
-ALL=(basic-ping bidirectional middleware serializers reattach reconnect logging tracing jobs)
+ALL=(basic-ping bidirectional middleware serializers reattach reconnect logging tracing stream jobs)
 declare -A WHAT=(
 	[basic-ping]="launch, typed calls, raw bytes, errors, cancel, panic, crash"
 	[bidirectional]="calls from the worker back to the host: a counter whose storage lives in the host"
@@ -38,6 +38,7 @@ declare -A WHAT=(
 	[reconnect]="Disconnect and Reconnect, the dial retry policy, HostConnectTimeout, Shutdown vs KeepAlive"
 	[logging]="worker records in a log/slog logger, LogLevel, call timeouts per message"
 	[tracing]="OpenTelemetry: one trace crosses the process boundary, both sides' spans on stdout"
+	[stream]="a streaming call: 200,000 lines of a generated file with progress events, checksum, early break"
 	[jobs]="action pipelines in workers, live status over WebSocket"
 )
 

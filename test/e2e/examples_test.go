@@ -39,6 +39,7 @@ func TestExamplesRunToCompletion(t *testing.T) {
 		{"reconnect", nil},
 		{"logging", nil},
 		{"tracing", nil},
+		{"stream", nil},
 	}
 	passed := regexp.MustCompile(`(?m)^all [1-9]\d* checks passed$`)
 	for _, ex := range examples {
