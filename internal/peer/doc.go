@@ -23,8 +23,8 @@
 //     with a HandleStream handler. The request, its handler's context,
 //     the running-call table, middleware and events are those of a call;
 //     the items have the stream's own flow control (acknowledgements and
-//     a 2 MiB window). Only the host opens streams, so streams go from
-//     worker to host only.
+//     a 2 MiB window). Only the host opens streams, so only a worker
+//     serves them.
 //   - The hello: Greet (host) and Welcome (worker), with typed errors.
 //
 // # Concurrency
