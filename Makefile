@@ -10,6 +10,7 @@ FUZZ_TARGETS := \
 	./internal/wire:FuzzJSONHeader \
 	./internal/wire:FuzzCodecRead \
 	./internal/wire:FuzzCodecResync \
+	./internal/wire:FuzzReadAck \
 	./handshake:FuzzParseEnv \
 	./handshake:FuzzHello \
 	./handshake:FuzzParseReady \
@@ -20,7 +21,7 @@ FUZZ_TARGETS := \
 # Examples that each show one configuration feature (a host in examples/NAME,
 # its worker in examples/NAME/worker); each has a target example-NAME, and so
 # do basic-ping, pool and jobs.
-EXAMPLES := bidirectional middleware serializers reattach reconnect logging tracing
+EXAMPLES := bidirectional middleware serializers reattach reconnect logging tracing stream
 
 .PHONY: demo demo-serve examples $(addprefix example-,$(EXAMPLES) basic-ping jobs pool) \
 	test test-unit test-bench-smoke test-windows cross fuzz fuzz-short bench lint workers clean

@@ -44,7 +44,13 @@ func (w *Worker) connect(ctx context.Context) (*conn, error) {
 		}
 		return nil, fmt.Errorf("connect to %s: %w", w.socketPath, err)
 	}
-	ymx, err := yamux.Client(wire.FrameConn(nc), wire.YamuxConfig())
+	ycfg := wire.YamuxConfig()
+	// A stream the worker has not accepted yet counts against its accept
+	// backlog, beyond which yamux resets new streams: with the same
+	// backlog, the host's OpenStream waits for the worker's accept (its
+	// ACK) instead, however many streaming calls start at once.
+	ycfg.AcceptBacklog = wire.PreAuthAcceptBacklog
+	ymx, err := yamux.Client(wire.FrameConn(nc), ycfg)
 	if err != nil {
 		nc.Close()
 		return nil, err

@@ -74,6 +74,11 @@ func (s WorkerState) String() string {
 // Call on that worker: the Worker config's middleware, events and status
 // apply per worker.
 //
+// A stream (Stream(ctx, pool, s, req)) is dispatched like a call, waits in
+// the same queue (bounded by ctx only) and counts as one call in flight on
+// its worker until its range ends. Streams are never crash-retried: a
+// crash ends the range with the *ExitError.
+//
 // # Supervision
 //
 // A worker that exits without being asked (crash, kill, failed health

@@ -27,8 +27,8 @@ DEMO_RUN=${DEMO_RUN:-1}
 LDFLAGS=${LDFLAGS:--s -w}
 
 # The order the demo runs them in: first steps, then each configuration
-# feature, then pools, then the job system.
-ALL=(basic-ping bidirectional middleware serializers reattach reconnect logging tracing pool jobs)
+# feature, then streams, then pools, then the job system.
+ALL=(basic-ping bidirectional middleware serializers reattach reconnect logging tracing stream pool jobs)
 declare -A WHAT=(
 	[basic-ping]="launch, typed calls, raw bytes, errors, cancel, panic, crash"
 	[bidirectional]="calls from the worker back to the host: a counter whose storage lives in the host"
@@ -38,6 +38,7 @@ declare -A WHAT=(
 	[reconnect]="Disconnect and Reconnect, the dial retry policy, HostConnectTimeout, Shutdown vs KeepAlive"
 	[logging]="worker records in a log/slog logger, LogLevel, call timeouts per message"
 	[tracing]="OpenTelemetry: one trace crosses the process boundary, both sides' spans on stdout"
+	[stream]="a streaming call: 200,000 lines of a generated file with progress events, checksum, early break"
 	[pool]="a supervised pool under load: kills, a frozen worker, a rolling upgrade, Prometheus metrics"
 	[jobs]="a durable queue (embedded NATS JetStream) over a worker pool, dead letters kept across runs, live status"
 )

@@ -26,6 +26,8 @@ func (k Kind) String() string {
 		return "cancel"
 	case KindEvent:
 		return "event"
+	case KindItem:
+		return "item"
 	}
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }

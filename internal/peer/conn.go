@@ -386,6 +386,8 @@ func (c *Conn) serveStream(st *yamux.Stream) {
 	switch name {
 	case wire.StreamCalls, wire.StreamBulk:
 		c.serveCalls(st, br, name)
+	case wire.StreamItems:
+		c.serveItems(st, br) // stream.go: one per streaming call
 	default:
 		// Logs and events (which the worker writes) and, for the role to
 		// decide, any other name.

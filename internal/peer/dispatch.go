@@ -142,6 +142,17 @@ func (c *Conn) prepare(h *wire.Header, body []byte) (t task, ok bool) {
 	// a child with a shared parent serializes concurrent requests on one
 	// mutex. end cancels everything in running.
 	ctx, cancel := context.WithCancel(c.reqParent)
+	if re := c.register(h, cancel); re != nil {
+		c.replyError(h, re)
+		return task{}, false
+	}
+	return task{ctx: ctx, cancel: cancel, hd: hd, h: *h, req: req}, true
+}
+
+// register records the request h as running, cancelled by cancel (end,
+// Drain, the peer's cancel). A transaction id already in flight is
+// refused: cancel is called and the error reply returned.
+func (c *Conn) register(h *wire.Header, cancel context.CancelFunc) *shared.RemoteError {
 	c.mu.Lock()
 	if c.ctx.Err() != nil || c.drained != nil {
 		// The connection ended and end swept running already, or the side
@@ -152,13 +163,24 @@ func (c *Conn) prepare(h *wire.Header, body []byte) (t task, ok bool) {
 		c.mu.Unlock()
 		cancel()
 		c.cfg.Logger.Error(c.cfg.Peer+" reused a transaction id in flight", "txid", h.ID, "type", h.Type)
-		c.replyError(h, &shared.RemoteError{Code: shared.CodeDuplicateTxID,
-			Message: fmt.Sprintf("transaction id %q is already in flight", h.ID)})
-		return task{}, false
+		return &shared.RemoteError{Code: shared.CodeDuplicateTxID,
+			Message: fmt.Sprintf("transaction id %q is already in flight", h.ID)}
 	}
 	c.running[h.ID] = runningCall{cancel: cancel, deadline: h.Deadline, typ: h.Type}
 	c.mu.Unlock()
-	return task{ctx: ctx, cancel: cancel, hd: hd, h: *h, req: req}, true
+	return nil
+}
+
+// unregister removes the request id from the running ones, ending a Drain
+// that waits for the last of them.
+func (c *Conn) unregister(id string) {
+	c.mu.Lock()
+	delete(c.running, id)
+	if c.drained != nil && len(c.running) == 0 && !c.drainDone {
+		c.drainDone = true
+		close(c.drained)
+	}
+	c.mu.Unlock()
 }
 
 // unknownMessage says that this side serves no message typ, and what it
@@ -210,13 +232,7 @@ func (c *Conn) follow() *frame.Reader {
 func (c *Conn) handle(t task) {
 	ctx, h := t.ctx, t.h
 	defer func() {
-		c.mu.Lock()
-		delete(c.running, h.ID)
-		if c.drained != nil && len(c.running) == 0 && !c.drainDone {
-			c.drainDone = true
-			close(c.drained)
-		}
-		c.mu.Unlock()
+		c.unregister(h.ID)
 		t.cancel()
 	}()
 	if h.Deadline != 0 {
@@ -224,31 +240,13 @@ func (c *Conn) handle(t task) {
 		ctx, cancelDeadline = context.WithDeadline(ctx, time.Unix(0, h.Deadline))
 		defer cancelDeadline()
 	}
-	cc := &callCtx{Context: ctx, Info: Info{Conn: c, TxID: h.ID, Type: h.Type, Headers: h.Headers}}
-	ci := &cc.Info
-	ctx = cc
-	base := ctx // without headers
-	if len(h.Headers) > 0 {
-		ctx = shared.WithHeaders(base, h.Headers)
+	ctx, ci, req, err := c.incoming(ctx, &h, t.req)
+	if err != nil {
+		c.reply(ctx, &h, &shared.AnyMessage{Kind: shared.KindError, Type: h.Type, TxID: h.ID,
+			Payload: &shared.RemoteError{Code: shared.CodeMiddleware, Message: err.Error()}})
+		return
 	}
-
-	msg := shared.AnyMessage{Kind: shared.KindRequest, Type: h.Type, TxID: h.ID, Headers: h.Headers, Payload: t.req}
-	mw := c.cfg.Middleware
-	if mw != nil {
-		if err := mw(ctx, shared.Incoming, &msg); err != nil {
-			c.reply(ctx, &h, &shared.AnyMessage{Kind: shared.KindError, Type: h.Type, TxID: h.ID,
-				Payload: &shared.RemoteError{Code: shared.CodeMiddleware, Message: err.Error()}})
-			return
-		}
-		// The handler and its events see the headers as the middleware
-		// left them, deletions included.
-		ci.Headers = msg.Headers
-		ctx = base
-		if len(msg.Headers) > 0 {
-			ctx = shared.WithHeaders(base, msg.Headers)
-		}
-	}
-	res, err := c.call(ctx, t.hd, msg.Payload)
+	res, err := c.call(ctx, t.hd, req)
 	out := shared.AnyMessage{Kind: shared.KindResult, Type: h.Type, TxID: h.ID, Payload: res}
 	if err != nil {
 		out.Kind, out.Payload = shared.KindError, c.handlerError(ctx, h.Type, err)
@@ -258,6 +256,37 @@ func (c *Conn) handle(t task) {
 	// running) still carries the id but is not waited for.
 	h.Events = int(ci.Events.Load())
 	c.reply(ctx, &h, &out)
+}
+
+// incoming makes the context of the handler of request h (its call Info
+// and headers) from ctx and runs the incoming middleware on the request.
+// It returns the handler's context, its Info and the request as the
+// middleware left it, or the middleware's error with a context for the
+// error reply.
+func (c *Conn) incoming(ctx context.Context, h *wire.Header, req any) (context.Context, *Info, any, error) {
+	cc := &callCtx{Context: ctx, Info: Info{Conn: c, TxID: h.ID, Type: h.Type, Headers: h.Headers}}
+	ci := &cc.Info
+	base := context.Context(cc) // without headers
+	ctx = base
+	if len(h.Headers) > 0 {
+		ctx = shared.WithHeaders(base, h.Headers)
+	}
+	mw := c.cfg.Middleware
+	if mw == nil {
+		return ctx, ci, req, nil
+	}
+	msg := shared.AnyMessage{Kind: shared.KindRequest, Type: h.Type, TxID: h.ID, Headers: h.Headers, Payload: req}
+	if err := mw(ctx, shared.Incoming, &msg); err != nil {
+		return ctx, ci, nil, err
+	}
+	// The handler and its events see the headers as the middleware left
+	// them, deletions included.
+	ci.Headers = msg.Headers
+	ctx = base
+	if len(msg.Headers) > 0 {
+		ctx = shared.WithHeaders(base, msg.Headers)
+	}
+	return ctx, ci, msg.Payload, nil
 }
 
 // handlerError turns a handler's error into the error reply.
@@ -300,22 +329,34 @@ func RemoteError(err error) *shared.RemoteError {
 // reply runs the outgoing middleware on a result or error reply and sends
 // it. A middleware error replaces the reply with an error naming it.
 func (c *Conn) reply(ctx context.Context, h *wire.Header, out *shared.AnyMessage) {
-	if mw := c.cfg.Middleware; mw != nil {
-		if err := mw(ctx, shared.Outgoing, out); err != nil {
-			c.replyError(h, &shared.RemoteError{Code: shared.CodeMiddleware, Message: err.Error()})
-			return
-		}
-		if out.Kind == shared.KindError {
-			if _, ok := out.Payload.(*shared.RemoteError); !ok {
-				err, _ := out.Payload.(error)
-				if err == nil {
-					err = fmt.Errorf("outgoing middleware left a %T as the error reply", out.Payload)
-				}
-				out.Payload = RemoteError(err)
-			}
-		}
+	if re := c.outgoing(ctx, out); re != nil {
+		c.replyError(h, re)
+		return
 	}
 	c.sendReply(c.ctx, &wire.Header{Version: c.cfg.Version, Kind: out.Kind, Type: h.Type, ID: h.ID, Headers: out.Headers, Events: h.Events}, out.Payload)
+}
+
+// outgoing runs the outgoing middleware on a result or error reply (or a
+// stream's end), leaving an error reply's payload a *shared.RemoteError.
+// A middleware's error is returned as the error reply to send instead.
+func (c *Conn) outgoing(ctx context.Context, out *shared.AnyMessage) *shared.RemoteError {
+	mw := c.cfg.Middleware
+	if mw == nil {
+		return nil
+	}
+	if err := mw(ctx, shared.Outgoing, out); err != nil {
+		return &shared.RemoteError{Code: shared.CodeMiddleware, Message: err.Error()}
+	}
+	if out.Kind == shared.KindError {
+		if _, ok := out.Payload.(*shared.RemoteError); !ok {
+			err, _ := out.Payload.(error)
+			if err == nil {
+				err = fmt.Errorf("outgoing middleware left a %T as the error reply", out.Payload)
+			}
+			out.Payload = RemoteError(err)
+		}
+	}
+	return nil
 }
 
 // call runs the handler, turning a panic into an error.

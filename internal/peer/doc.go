@@ -5,7 +5,7 @@
 // # What a Conn does
 //
 //   - Streams: the host opens every stream (control, calls, logs, events,
-//     bulk; handshake/PROTOCOL.md §5); the worker accepts them. Streams the
+//     bulk, items; handshake/PROTOCOL.md §5); the worker accepts them. Streams the
 //     peer does not own (logs, events on the worker, unknown names) go to
 //     the role's Config.OnStream.
 //   - Calls in both directions: either side sends requests (Call) and
@@ -18,6 +18,13 @@
 //   - Dispatch: a leader/follower pool of goroutines reads a stream and
 //     runs the handler of the request it read, handing the stream to the
 //     next goroutine.
+//   - Streaming calls (handshake/PROTOCOL.md §10a): the host opens one
+//     items stream per call (Caller.Stream, Items), the worker serves it
+//     with a HandleStream handler. The request, its handler's context,
+//     the running-call table, middleware and events are those of a call;
+//     the items have the stream's own flow control (acknowledgements and
+//     a 2 MiB window). Only the host opens streams, so only a worker
+//     serves them.
 //   - The hello: Greet (host) and Welcome (worker), with typed errors.
 //
 // # Concurrency

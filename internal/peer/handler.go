@@ -15,6 +15,7 @@ type Handler struct {
 	name   string
 	decode func(c *wire.Codec, h *wire.Header, body []byte) (any, error)
 	call   func(ctx context.Context, req any) (any, error)
+	stream *streamHandler // set for a stream (HandleStream); call then refuses
 }
 
 // Name returns the message name the handler serves.

@@ -40,6 +40,7 @@ func TestExamplesRunToCompletion(t *testing.T) {
 		{"logging", nil},
 		{"tracing", nil},
 		{"pool", nil},
+		{"stream", nil},
 	}
 	passed := regexp.MustCompile(`(?m)^all [1-9]\d* checks passed$`)
 	for _, ex := range examples {

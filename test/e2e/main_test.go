@@ -30,8 +30,9 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	for name, pkg := range map[string]string{
-		"testworker":  "github.com/isolated-workers/isolated-workers-go/test/testworker",
-		"jobs-worker": "github.com/isolated-workers/isolated-workers-go/examples/jobs/worker",
+		"testworker":   "github.com/isolated-workers/isolated-workers-go/test/testworker",
+		"jobs-worker":  "github.com/isolated-workers/isolated-workers-go/examples/jobs/worker",
+		"streamworker": "github.com/isolated-workers/isolated-workers-go/test/streamworker",
 	} {
 		out := filepath.Join(dir, name)
 		cmd := goBuild(out, pkg)
