@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-	"github.com/isolated-workers/isolated-workers-go/handshake"
+	"github.com/isolated-workers/isolated-workers-go/internal/handshakewire"
 	"github.com/isolated-workers/isolated-workers-go/internal/peer"
 	"github.com/isolated-workers/isolated-workers-go/internal/ratelog"
 	"github.com/isolated-workers/isolated-workers-go/internal/wire"
@@ -39,7 +39,7 @@ type Worker struct {
 	calls sync.WaitGroup
 	state sync.RWMutex
 	conn  *conn
-	hello handshake.WorkerHello
+	hello handshakewire.WorkerHello
 
 	closing      bool
 	shuttingDown bool
@@ -198,7 +198,7 @@ func (w *Worker) close() error {
 
 	if c != nil {
 		c.Fail(ErrWorkerClosed)
-		c.sendControl(handshake.OpShutdown, "host closed the worker")
+		c.sendControl(handshakewire.OpShutdown, "host closed the worker")
 	} else if w.pid != os.Getpid() && w.isAlive() {
 		// Disconnected: there is no connection to ask on, so ask with
 		// SIGTERM, which a worker's Serve handles as a clean stop (on
@@ -285,7 +285,7 @@ func (w *Worker) Disconnect() error {
 		return nil
 	}
 	c.Fail(ErrDisconnected)
-	c.sendControl(handshake.OpGoodbye, "host disconnected")
+	c.sendControl(handshakewire.OpGoodbye, "host disconnected")
 	c.Close(ErrDisconnected)
 	return nil
 }
@@ -332,7 +332,7 @@ func (w *Worker) Reconnect(ctx context.Context) error {
 	if old != nil {
 		old.Close(ErrConnectionLost)
 	}
-	if behavior == handshake.BehaviorShutdown && w.proc != nil {
+	if behavior == handshakewire.BehaviorShutdown && w.proc != nil {
 		select {
 		case <-w.proc.exited:
 		case <-ctx.Done():
@@ -360,7 +360,7 @@ func (w *Worker) Reconnect(ctx context.Context) error {
 
 // whyExited explains why a worker with this DisconnectBehavior is gone.
 func whyExited(behavior string) string {
-	if behavior == handshake.BehaviorKeepAlive {
+	if behavior == handshakewire.BehaviorKeepAlive {
 		return "its DisconnectBehavior is keep-alive, so it exited on its own: after HostConnectTimeout with no host, or it crashed"
 	}
 	return "its DisconnectBehavior is " + behavior + ", so it exits when its host disconnects"

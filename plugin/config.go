@@ -11,6 +11,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/isolated-workers/isolated-workers-go/handshake"
+	"github.com/isolated-workers/isolated-workers-go/internal/handshakewire"
 	"github.com/isolated-workers/isolated-workers-go/internal/peer"
 	"github.com/isolated-workers/isolated-workers-go/shared"
 )
@@ -29,9 +30,9 @@ const (
 
 func (b DisconnectBehavior) String() string {
 	if b == KeepAlive {
-		return handshake.BehaviorKeepAlive
+		return handshakewire.BehaviorKeepAlive
 	}
-	return handshake.BehaviorShutdown
+	return handshakewire.BehaviorShutdown
 }
 
 // Defaults.

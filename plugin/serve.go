@@ -16,6 +16,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/isolated-workers/isolated-workers-go/handshake"
+	"github.com/isolated-workers/isolated-workers-go/internal/handshakewire"
 	"github.com/isolated-workers/isolated-workers-go/internal/peer"
 	"github.com/isolated-workers/isolated-workers-go/internal/proc"
 	"github.com/isolated-workers/isolated-workers-go/internal/ratelog"
@@ -118,9 +119,9 @@ func ServeContext(ctx context.Context, cfg Config) error {
 	}
 	realEnv := cfg.Getenv == nil
 	cfg.setDefaults()
-	env, err := handshake.ParseEnv(cfg.Handshake, cfg.Getenv)
+	env, err := handshakewire.ParseEnv(cfg.Handshake, cfg.Getenv)
 	if realEnv && !errors.Is(err, ErrNotLaunchedByHost) {
-		handshake.UnsetEnv(cfg.Handshake)
+		handshakewire.UnsetEnv(cfg.Handshake)
 	}
 	if err != nil {
 		return err
@@ -130,14 +131,14 @@ func ServeContext(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("handshake: ready pipe descriptor %d is not open", env.ReadyFD)
 	}
 	fail := func(err error) error {
-		ready.WriteString(handshake.ErrorLineFor(err))
+		ready.WriteString(handshakewire.ErrorLineFor(err))
 		ready.Close()
 		return err
 	}
 	if env.Serializer != cfg.Serializer.Name() {
 		return fail(&handshake.SerializerMismatchError{Host: env.Serializer, Worker: cfg.Serializer.Name()})
 	}
-	version, err := handshake.Negotiate(env.ProtocolVersions, cfg.versions())
+	version, err := handshakewire.Negotiate(env.ProtocolVersions, cfg.versions())
 	if err != nil {
 		return fail(err)
 	}
@@ -153,7 +154,7 @@ func ServeContext(ctx context.Context, cfg Config) error {
 		return fail(err)
 	}
 	s := newServer(cfg, env, version, ln)
-	if _, err := ready.WriteString(handshake.ReadyLine(version, os.Getpid())); err != nil {
+	if _, err := ready.WriteString(handshakewire.ReadyLine(version, os.Getpid())); err != nil {
 		ready.Close()
 		s.stop()
 		return fmt.Errorf("write ready line: %w", err)
@@ -178,7 +179,7 @@ func removeSocketDir(socketPath string) {
 // connected host at a time.
 type server struct {
 	cfg      Config
-	env      handshake.Env
+	env      handshakewire.Env
 	version  int
 	handlers HandlerSet
 	names    []string
@@ -209,7 +210,7 @@ type server struct {
 	leaving bool // a host's connection ended and the worker stops because of it
 }
 
-func newServer(cfg Config, env handshake.Env, version int, ln *net.UnixListener) *server {
+func newServer(cfg Config, env handshakewire.Env, version int, ln *net.UnixListener) *server {
 	hs := cfg.handlersFor(version)
 	s := &server{
 		cfg: cfg, env: env, version: version,
