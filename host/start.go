@@ -26,7 +26,7 @@ const maxSocketPath = 103
 // words when it refused the handshake.
 //
 // ctx bounds only the start; the worker lives until Close, Shutdown or, for
-// a worker with plugin.Shutdown behavior, Disconnect.
+// a worker with plugin.ExitOnDisconnect behavior, Disconnect.
 func Start(ctx context.Context, cfg Config) (*Worker, error) {
 	if cfg.Cmd == nil {
 		return nil, errors.New("host: Config.Cmd is nil: set it to the worker executable, e.g. exec.Command(\"./worker\")")

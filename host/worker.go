@@ -248,6 +248,10 @@ func (w *Worker) close() error {
 // pending ones to finish, then closes the worker. If ctx ends first, the
 // remaining calls fail with ErrWorkerClosed and Shutdown returns ctx's error
 // after closing.
+//
+// Shutdown (here and on Pool) is the one "Shutdown" in the public API: the lifecycle verb,
+// named like http.Server.Shutdown (drain, then close). What a worker does
+// when its host goes away is plugin.ExitOnDisconnect or plugin.KeepAlive.
 func (w *Worker) Shutdown(ctx context.Context) error {
 	w.state.Lock()
 	w.shuttingDown = true
@@ -271,7 +275,7 @@ func (w *Worker) Shutdown(ctx context.Context) error {
 // Disconnect closes the connection but not the worker: pending calls fail
 // with ErrDisconnected, IsConnected becomes false and IsActive stays true. A
 // worker with plugin.KeepAlive waits for Reconnect (or Attach); one with
-// plugin.Shutdown (the default) exits.
+// plugin.ExitOnDisconnect (the default) exits.
 func (w *Worker) Disconnect() error {
 	w.state.Lock()
 	c := w.conn
@@ -332,7 +336,7 @@ func (w *Worker) Reconnect(ctx context.Context) error {
 	if old != nil {
 		old.Close(ErrConnectionLost)
 	}
-	if behavior == handshakewire.BehaviorShutdown && w.proc != nil {
+	if behavior == handshakewire.BehaviorExit && w.proc != nil {
 		select {
 		case <-w.proc.exited:
 		case <-ctx.Done():

@@ -20,9 +20,9 @@ import (
 type DisconnectBehavior int
 
 const (
-	// Shutdown (the default): exit when the host disconnects or dies, so
+	// ExitOnDisconnect (the default): exit when the host disconnects or dies, so
 	// no worker is ever orphaned.
-	Shutdown DisconnectBehavior = iota
+	ExitOnDisconnect DisconnectBehavior = iota
 	// KeepAlive: keep listening for a new host (host.Worker.Reconnect or
 	// host.Attach), for at most HostConnectTimeout.
 	KeepAlive
@@ -32,7 +32,7 @@ func (b DisconnectBehavior) String() string {
 	if b == KeepAlive {
 		return handshakewire.BehaviorKeepAlive
 	}
-	return handshakewire.BehaviorShutdown
+	return handshakewire.BehaviorExit
 }
 
 // Defaults.
@@ -82,7 +82,7 @@ type Config struct {
 	// status 0. nil means 30 s; a pointer to 0 waits forever (see
 	// shared.Duration).
 	HostConnectTimeout *time.Duration
-	// DisconnectBehavior: Shutdown (default) or KeepAlive.
+	// DisconnectBehavior: ExitOnDisconnect (default) or KeepAlive.
 	DisconnectBehavior DisconnectBehavior
 	// MaxFrameSize bounds one frame (default 16 MiB); MaxRawSize one raw
 	// []byte payload (default 256 MiB).
@@ -146,7 +146,7 @@ func (c Config) Validate() error {
 	if c.LogWait < 0 {
 		return fmt.Errorf("plugin: LogWait %v is negative", c.LogWait)
 	}
-	if c.DisconnectBehavior != Shutdown && c.DisconnectBehavior != KeepAlive {
+	if c.DisconnectBehavior != ExitOnDisconnect && c.DisconnectBehavior != KeepAlive {
 		return fmt.Errorf("plugin: unknown DisconnectBehavior %d", c.DisconnectBehavior)
 	}
 	if err := c.Handlers.Err(); err != nil {

@@ -100,7 +100,7 @@ func (e *StuckHandlersError) Error() string {
 }
 
 // ServeContext runs the worker until ctx is cancelled, the host asks it to
-// stop, the host goes away (DisconnectBehavior Shutdown), or no host
+// stop, the host goes away (DisconnectBehavior ExitOnDisconnect), or no host
 // connects within HostConnectTimeout. It returns nil after a clean stop.
 // When it stops it cancels every running handler and waits up to
 // StopGrace for them; handlers that ignore their context past that give a
@@ -330,7 +330,7 @@ func (s *server) run(ctx context.Context) {
 		if c.shutdownRequested.Load() {
 			return
 		}
-		if s.cfg.DisconnectBehavior == Shutdown {
+		if s.cfg.DisconnectBehavior == ExitOnDisconnect {
 			return
 		}
 		s.logger.Info("host disconnected; waiting for a new host", "host_connect_timeout", s.cfg.HostConnectTimeout.String())
@@ -415,7 +415,7 @@ func (s *server) claim(c *hostConn) error {
 		}
 		select {
 		case <-prev.done:
-			if prev.shutdownRequested.Load() || s.cfg.DisconnectBehavior == Shutdown {
+			if prev.shutdownRequested.Load() || s.cfg.DisconnectBehavior == ExitOnDisconnect {
 				return errLeaving
 			}
 		case <-s.stopping:
@@ -428,10 +428,10 @@ func (s *server) claim(c *hostConn) error {
 
 // errLeaving refuses a host that connects after the previous one's end
 // made the worker stop.
-var errLeaving = &peer.Refusal{Code: handshake.CodeShuttingDown, Err: errors.New("worker is shutting down: its previous host disconnected and its DisconnectBehavior is Shutdown; start a new worker (or give this one plugin.KeepAlive)")}
+var errLeaving = &peer.Refusal{Code: handshake.CodeShuttingDown, Err: errors.New("worker is shutting down: its previous host disconnected and its DisconnectBehavior is ExitOnDisconnect; start a new worker (or give this one plugin.KeepAlive)")}
 
 // release ends c's claim on the worker. If the worker stops because c
-// ended (a shutdown request, or DisconnectBehavior Shutdown), it is marked
+// ended (a shutdown request, or DisconnectBehavior ExitOnDisconnect), it is marked
 // leaving, so a host that connects meanwhile is refused instead of being
 // accepted and then dropped.
 func (s *server) release(c *hostConn) {
@@ -439,7 +439,7 @@ func (s *server) release(c *hostConn) {
 	if s.active == c {
 		s.active = nil
 	}
-	if c.shutdownRequested.Load() || s.cfg.DisconnectBehavior == Shutdown {
+	if c.shutdownRequested.Load() || s.cfg.DisconnectBehavior == ExitOnDisconnect {
 		s.leaving = true
 	}
 	s.mu.Unlock()

@@ -200,7 +200,7 @@ func TestHostConnectTimeoutAtStartup(t *testing.T) {
 }
 
 func TestDisconnectShutdownBehavior(t *testing.T) {
-	cfg, _ := config(t) // plugin.Shutdown is the default
+	cfg, _ := config(t) // plugin.ExitOnDisconnect is the default
 	started := callsStarted(&cfg, 1)
 	w := start(t, cfg)
 	errc := make(chan error, 1)

@@ -58,7 +58,7 @@ func main() {
 	workerID := fmt.Sprintf("worker-%d", os.Getpid())
 	plugin.Serve(plugin.Config{
 		Handshake:          protocol.Handshake,
-		DisconnectBehavior: plugin.Shutdown,
+		DisconnectBehavior: plugin.ExitOnDisconnect,
 		Handlers: plugin.Handlers(
 			plugin.Handle(protocol.Run, func(ctx context.Context, job protocol.Job) (protocol.Result, error) {
 				ac := &action.Context{
