@@ -12,7 +12,7 @@ import (
 
 // tracing returns a middleware that appends "name>" on the way in and
 // "<name" on the way out to *trace.
-func tracing(name string, trace *[]string) action.Middleware {
+func tracing(name string, trace *[]string) action.StepMiddleware {
 	return func(next action.Step) action.Step {
 		return func(ctx context.Context, ac *action.Context, in any) (any, error) {
 			*trace = append(*trace, name+">")

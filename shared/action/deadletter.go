@@ -119,7 +119,7 @@ var _ DeadLetterSink = (*DeadLetter)(nil)
 // them itself. If d fails to record a failure, the step's error is returned
 // with the recording error joined to it (errors.Is and errors.As see both),
 // so a lost dead letter is never silent.
-func WithDeadLetter(d DeadLetterSink) Middleware {
+func WithDeadLetter(d DeadLetterSink) StepMiddleware {
 	mem, _ := d.(*DeadLetter)
 	return func(next Step) Step {
 		return func(ctx context.Context, ac *Context, in any) (any, error) {

@@ -18,7 +18,7 @@
 //	})
 //
 // Generics stop at this edge. Inside, an action is a [Step], a function from
-// any to any, and that is what [Middleware] (a func(next Step) Step) wraps:
+// any to any, and that is what [StepMiddleware] (a func(next Step) Step) wraps:
 // to one action with [Wrap], or to a whole pipeline as [NewPipeline]'s
 // trailing arguments.
 //
@@ -67,7 +67,7 @@
 //
 // # Composition order
 //
-// Middleware is applied once, when [Wrap] or [NewPipeline] builds the chain.
+// StepMiddleware is applied once, when [Wrap] or [NewPipeline] builds the chain.
 // The first middleware listed is the outermost: in Wrap(a, m1, m2), m1 calls
 // m2, which calls a; m1 sees the call first and the result last. Use this
 // order, outermost first:

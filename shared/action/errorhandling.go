@@ -60,7 +60,7 @@ func (e *PanicError) Unwrap() error {
 // *PanicError of class System), and for every failure, in this order: logs
 // it, counts it, calls Cleanup, then OnError. Place it outside WithRetry so
 // that a retried call is handled once, with its final error; see Wrap.
-func WithErrorHandling(cfg ErrorHandlingConfig) Middleware {
+func WithErrorHandling(cfg ErrorHandlingConfig) StepMiddleware {
 	return func(next Step) Step {
 		return func(ctx context.Context, ac *Context, in any) (out any, err error) {
 			out, err = callRecovering(ctx, next, ac, in)

@@ -27,7 +27,7 @@ type Pipeline[In, Out any] struct {
 //
 // A stage that fails stops the pipeline; its error is wrapped as
 // `action "name": ...`. The context is checked between stages.
-func NewPipeline[In, Out any](name string, stages []Stage, mws ...Middleware) (*Pipeline[In, Out], error) {
+func NewPipeline[In, Out any](name string, stages []Stage, mws ...StepMiddleware) (*Pipeline[In, Out], error) {
 	if len(stages) == 0 {
 		return nil, fmt.Errorf("pipeline %q: no stages", name)
 	}
