@@ -124,7 +124,7 @@ func run(ctx context.Context, c *check.Checker, workerPath string, nWorkers, nJo
 	// good. Permanent errors keep their class across the process boundary,
 	// so retry does not re-dispatch them.
 	var next atomic.Int64
-	dispatch := action.New("dispatch", func(ctx context.Context, ac *action.Context, job protocol.Job) (protocol.Result, error) {
+	dispatch := action.New("dispatch", func(ctx context.Context, ac *action.JobInfo, job protocol.Job) (protocol.Result, error) {
 		w := pool[int(next.Add(1))%len(pool)]
 		return host.Call(shared.WithHeaders(ctx, ac.Headers), w, protocol.Run, job)
 	})
@@ -157,7 +157,7 @@ func run(ctx context.Context, c *check.Checker, workerPath string, nWorkers, nJo
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			ac := &action.Context{JobID: j.ID, WorkerID: "host", Status: hub, Headers: headers}
+			ac := &action.JobInfo{JobID: j.ID, WorkerID: "host", Status: hub, Headers: headers}
 			res, err := job.Run(ctx, ac, j)
 			mu.Lock()
 			defer mu.Unlock()
@@ -208,7 +208,7 @@ func run(ctx context.Context, c *check.Checker, workerPath string, nWorkers, nJo
 		}
 		in.FlakyAttempts = 0
 		err := dead.Redrive(ctx, e.ID, func(ctx context.Context, e action.Entry) error {
-			_, err := job.Run(ctx, &action.Context{JobID: in.ID, WorkerID: "host", Status: hub}, in)
+			_, err := job.Run(ctx, &action.JobInfo{JobID: in.ID, WorkerID: "host", Status: hub}, in)
 			return err
 		})
 		fmt.Printf("re-drove job %s: %v\n", in.ID, errOK(err))

@@ -7,7 +7,7 @@ import (
 )
 
 // Func is the typed body of an action.
-type Func[In, Out any] func(ctx context.Context, ac *Context, in In) (Out, error)
+type Func[In, Out any] func(ctx context.Context, ac *JobInfo, in In) (Out, error)
 
 // Action is a named, typed step of a job: it takes In and produces Out.
 type Action[In, Out any] struct {
@@ -22,7 +22,7 @@ func New[In, Out any](name string, run Func[In, Out]) Action[In, Out] {
 
 // Step is an action with its types erased, as middleware sees it. Inputs and
 // outputs travel as any.
-type Step func(ctx context.Context, ac *Context, in any) (any, error)
+type Step func(ctx context.Context, ac *JobInfo, in any) (any, error)
 
 // StepMiddleware wraps a Step with behaviour of its own (retry, error
 // handling, status, ...). It is called once, when the chain is built, and
@@ -58,7 +58,7 @@ func (a Action[In, Out]) stage() stageInfo {
 // step erases a: the Step sets ac.Action and runs a.Run.
 func (a Action[In, Out]) step() Step {
 	name, run := a.Name, a.Run
-	return func(ctx context.Context, ac *Context, in any) (any, error) {
+	return func(ctx context.Context, ac *JobInfo, in any) (any, error) {
 		ac.Action = name
 		if run == nil {
 			return nil, fmt.Errorf("action %q has no Run function", name)
@@ -102,7 +102,7 @@ func cast[T any](v any, name, what string) (T, error) {
 func Wrap[In, Out any](a Action[In, Out], mws ...StepMiddleware) Action[In, Out] {
 	name := a.Name
 	s := chain(a.step(), mws)
-	return Action[In, Out]{Name: name, Run: func(ctx context.Context, ac *Context, in In) (Out, error) {
+	return Action[In, Out]{Name: name, Run: func(ctx context.Context, ac *JobInfo, in In) (Out, error) {
 		ac.Action = name
 		out, err := s(ctx, ac, in)
 		typed, cerr := cast[Out](out, name, "output")

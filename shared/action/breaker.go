@@ -203,7 +203,7 @@ func (b *CircuitBreaker) Do(ctx context.Context, fn func(ctx context.Context) er
 // retry-after hint paces the retries; see Wrap.
 func WithCircuitBreaker(b *CircuitBreaker) StepMiddleware {
 	return func(next Step) Step {
-		return func(ctx context.Context, ac *Context, in any) (any, error) {
+		return func(ctx context.Context, ac *JobInfo, in any) (any, error) {
 			var out any
 			err := b.Do(ctx, func(ctx context.Context) error {
 				var err error

@@ -122,7 +122,7 @@ var _ DeadLetterSink = (*DeadLetter)(nil)
 func WithDeadLetter(d DeadLetterSink) StepMiddleware {
 	mem, _ := d.(*DeadLetter)
 	return func(next Step) Step {
-		return func(ctx context.Context, ac *Context, in any) (any, error) {
+		return func(ctx context.Context, ac *JobInfo, in any) (any, error) {
 			out, err := next(ctx, ac, in)
 			if err == nil || errors.Is(ctx.Err(), context.Canceled) || (mem != nil && redriving(ctx, mem)) {
 				return out, err

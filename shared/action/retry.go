@@ -23,7 +23,7 @@ import (
 func WithRetry(p retry.Policy) StepMiddleware {
 	userOnRetry := p.OnRetry
 	return func(next Step) Step {
-		return func(ctx context.Context, ac *Context, in any) (any, error) {
+		return func(ctx context.Context, ac *JobInfo, in any) (any, error) {
 			saved := ac.Attempt
 			defer func() { ac.Attempt = saved }()
 			pol := p

@@ -21,7 +21,7 @@ import (
 // pipeline does not report the job COMPLETED before the outer one finishes.
 func WithStatus() StepMiddleware {
 	return func(next Step) Step {
-		return func(ctx context.Context, ac *Context, in any) (any, error) {
+		return func(ctx context.Context, ac *JobInfo, in any) (any, error) {
 			if ac.Status == nil || ac.statusActive {
 				return next(ctx, ac, in)
 			}
