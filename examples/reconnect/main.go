@@ -78,7 +78,7 @@ func run(c *check.Checker, workerPath string) error {
 			},
 			MaxDelay: 50 * time.Millisecond,
 		},
-		OnEvent: func(ev host.Event) {
+		OnEvent: func(ev host.ReceivedEvent) {
 			if _, ok, _ := host.DecodeEvent(ev, protocol.SleepStarted); ok {
 				select {
 				case sleepSeen <- struct{}{}:
