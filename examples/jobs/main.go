@@ -83,7 +83,7 @@ func run(ctx context.Context, c *check.Checker, workerPath string, nWorkers, nJo
 		return err
 	}
 	defer hub.Close()
-	ws, err := statushub.NewHandler(hub, statushub.HandlerConfig{})
+	ws, err := statushub.NewEndpoint(hub, statushub.EndpointConfig{})
 	if err != nil {
 		return err
 	}
