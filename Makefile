@@ -64,7 +64,7 @@ CROSS_PLATFORMS := windows/amd64 darwin/arm64 freebsd/amd64
 # (host, plugin, internal/wire, test/e2e) run only their tests that need
 # none: in host, the per-OS process handling (ready handle, Job object).
 WINE_TESTS := \
-	./handshake ./internal/handshakewire ./internal/frame ./internal/proc ./internal/ratelog \
+	./handshake ./internal/handshakewire ./internal/metalog ./internal/frame ./internal/proc ./internal/ratelog \
 	./shared ./shared/action ./shared/faults ./shared/retry ./shared/retry/retrytest ./shared/status \
 	'./host:^(TestReadyPipeIsAnInheritedHandle|TestKillGroupEndsWorkerTree|TestWorkerExitEndsItsTree|TestLine|TestConfig)'
 

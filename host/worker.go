@@ -10,6 +10,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/isolated-workers/isolated-workers-go/internal/handshakewire"
+	"github.com/isolated-workers/isolated-workers-go/internal/metalog"
 	"github.com/isolated-workers/isolated-workers-go/internal/peer"
 	"github.com/isolated-workers/isolated-workers-go/internal/ratelog"
 	"github.com/isolated-workers/isolated-workers-go/internal/wire"
@@ -60,7 +61,7 @@ func newWorker(cfg Config) *Worker {
 	if inner == nil {
 		inner = hclog.New(&hclog.LoggerOptions{Name: "isolated-workers", Level: hclog.Trace, Output: os.Stderr})
 	}
-	logger := shared.NewMetaLogger(inner, cfg.LogLevel, os.Stderr)
+	logger := metalog.New(inner, cfg.LogLevel, os.Stderr)
 	w := &Worker{
 		cfg:    cfg,
 		logger: logger,

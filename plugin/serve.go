@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/isolated-workers/isolated-workers-go/handshake"
 	"github.com/isolated-workers/isolated-workers-go/internal/handshakewire"
+	"github.com/isolated-workers/isolated-workers-go/internal/metalog"
 	"github.com/isolated-workers/isolated-workers-go/internal/peer"
 	"github.com/isolated-workers/isolated-workers-go/internal/proc"
 	"github.com/isolated-workers/isolated-workers-go/internal/ratelog"
@@ -243,7 +244,7 @@ func newServer(cfg Config, env handshakewire.Env, version int, ln *net.UnixListe
 	if level == hclog.NoLevel {
 		level = hclog.Info // until the hello tells the host's level
 	}
-	s.logger = shared.NewMetaLogger(inner, level, os.Stderr)
+	s.logger = metalog.New(inner, level, os.Stderr)
 	s.refusals = ratelog.New(refusalLogInterval, s.logRefusals)
 	serving.Store(s)
 	return s
