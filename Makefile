@@ -11,9 +11,9 @@ FUZZ_TARGETS := \
 	./internal/wire:FuzzCodecRead \
 	./internal/wire:FuzzCodecResync \
 	./internal/wire:FuzzReadAck \
-	./handshake:FuzzParseEnv \
-	./handshake:FuzzHello \
-	./handshake:FuzzParseReady \
+	./internal/handshakewire:FuzzParseEnv \
+	./internal/handshakewire:FuzzHello \
+	./internal/handshakewire:FuzzParseReady \
 	./shared:FuzzMsgPackEscape \
 	./shared/faults:FuzzParseClass \
 	./host:FuzzHostileWorkerSequence
@@ -65,7 +65,7 @@ CROSS_PLATFORMS := windows/amd64 darwin/arm64 freebsd/amd64
 # (host, plugin, internal/wire, test/e2e) run only their tests that need
 # none: in host, the per-OS process handling (ready handle, Job object).
 WINE_TESTS := \
-	./handshake ./internal/frame ./internal/proc ./internal/ratelog \
+	./handshake ./internal/handshakewire ./internal/metalog ./internal/frame ./internal/proc ./internal/ratelog \
 	./shared ./shared/action ./shared/faults ./shared/retry ./shared/retry/retrytest ./shared/status \
 	'./host:^(TestReadyPipeIsAnInheritedHandle|TestKillGroupEndsWorkerTree|TestWorkerExitEndsItsTree|TestLine|TestConfig)'
 

@@ -51,8 +51,9 @@ type VersionMismatchError struct {
 	Host, Worker []int
 }
 
-// The texts of the mismatch errors, which ParseReady recognizes again on
-// the host.
+// The texts of the mismatch errors. internal/handshakewire recognizes them
+// again on the host in a ready line from a worker without error codes; its
+// tests keep the two copies equal.
 const (
 	versionMismatchText    = "no common protocol version: host speaks "
 	versionMismatchWorker  = ", worker speaks "
@@ -62,20 +63,6 @@ const (
 
 func (e *VersionMismatchError) Error() string {
 	return fmt.Sprint(versionMismatchText, e.Host, versionMismatchWorker, e.Worker)
-}
-
-// Negotiate returns the highest version in both lists.
-func Negotiate(host, worker []int) (int, error) {
-	best := 0
-	for _, h := range host {
-		if h > best && slices.Contains(worker, h) {
-			best = h
-		}
-	}
-	if best == 0 {
-		return 0, &VersionMismatchError{Host: slices.Sorted(slices.Values(host)), Worker: slices.Sorted(slices.Values(worker))}
-	}
-	return best, nil
 }
 
 // SerializerMismatchError says host and worker use different serializers.

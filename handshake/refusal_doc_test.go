@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/isolated-workers/isolated-workers-go/handshake"
+	"github.com/isolated-workers/isolated-workers-go/internal/handshakewire"
 )
 
 // These tests keep PROTOCOL.md's lists of error codes, hello refusals,
@@ -194,7 +195,7 @@ func TestProtocolDocRefusals(t *testing.T) {
 		&handshake.VersionMismatchError{Host: []int{1}, Worker: []int{2}},
 	}
 	for _, err := range typed {
-		code, _ := handshake.ErrorCode(err, "")
+		code, _ := handshakewire.ErrorCode(err, "")
 		// The document shows placeholders where the error has values.
 		text := regexp.MustCompile(`json/0a/1|json/0a/shared\.JSON|\[1\]|\[2\]`).ReplaceAllString(err.Error(), "\x00")
 		pattern := regexp.MustCompile(strings.ReplaceAll(regexp.QuoteMeta(text), "\x00", ".+"))
@@ -255,7 +256,7 @@ func TestProtocolDocRefusals(t *testing.T) {
 
 // TestProtocolDocStartupErrors checks that PROTOCOL.md shows every error
 // line a worker writes for a start-up failure with code startup: the
-// errors passed to the function that writes handshake.ErrorLineFor, and
+// errors passed to the function that writes handshakewire.ErrorLineFor, and
 // those of the worker's own functions whose error it passes on.
 func TestProtocolDocStartupErrors(t *testing.T) {
 	_, lines := readDoc(t)
@@ -328,7 +329,7 @@ func TestProtocolDocStartupErrors(t *testing.T) {
 }
 
 // failFunc returns the name of a function literal in body that writes
-// handshake.ErrorLineFor (the worker's "report a start-up failure"), or "".
+// handshakewire.ErrorLineFor (the worker's "report a start-up failure"), or "".
 func failFunc(body *ast.BlockStmt) string {
 	name := ""
 	ast.Inspect(body, func(n ast.Node) bool {
@@ -338,7 +339,7 @@ func failFunc(body *ast.BlockStmt) string {
 		}
 		lit, ok := as.Rhs[0].(*ast.FuncLit)
 		id, ok2 := as.Lhs[0].(*ast.Ident)
-		if ok && ok2 && selects(lit.Body, "handshake", "ErrorLineFor") {
+		if ok && ok2 && selects(lit.Body, "handshakewire", "ErrorLineFor") {
 			name = id.Name
 		}
 		return true

@@ -101,7 +101,7 @@ type Config struct {
 	// worker's Emit waits (backpressure), and a Call returns only after
 	// OnEvent took the events its handler emitted. It also receives the
 	// worker's drop notices (shared.DroppedEvent; see Worker.Dropped).
-	OnEvent func(Event)
+	OnEvent func(ReceivedEvent)
 	// Status receives the status events (shared/status) the worker emits,
 	// for example a *statushub.Hub (package host/statushub).
 	Status status.Publisher

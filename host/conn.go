@@ -8,7 +8,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/yamux"
-	"github.com/isolated-workers/isolated-workers-go/handshake"
+	"github.com/isolated-workers/isolated-workers-go/internal/handshakewire"
 	"github.com/isolated-workers/isolated-workers-go/internal/peer"
 	"github.com/isolated-workers/isolated-workers-go/internal/wire"
 	"github.com/isolated-workers/isolated-workers-go/shared/retry"
@@ -18,7 +18,7 @@ import (
 // worker answered and the control stream's reader past it.
 type conn struct {
 	*peer.Conn
-	hello handshake.WorkerHello
+	hello handshakewire.WorkerHello
 	start func() // starts its goroutines (install)
 }
 
@@ -73,7 +73,7 @@ func (w *Worker) connect(ctx context.Context) (*conn, error) {
 }
 
 func (w *Worker) helloConn(ctx context.Context, ymx *yamux.Session) (*conn, error) {
-	control, br, wh, err := peer.Greet(ctx, ymx, handshake.HostHello{
+	control, br, wh, err := peer.Greet(ctx, ymx, handshakewire.HostHello{
 		Token:           w.token,
 		ProtocolVersion: w.version,
 		Serializer:      w.cfg.Serializer.Name(),
@@ -106,8 +106,8 @@ func (w *Worker) helloConn(ctx context.Context, ymx *yamux.Session) (*conn, erro
 				w.readLogs(st)
 			}
 		},
-		OnControl: func(m handshake.Control, err error) bool {
-			if err == nil && m.Op == handshake.OpGoodbye {
+		OnControl: func(m handshakewire.Control, err error) bool {
+			if err == nil && m.Op == handshakewire.OpGoodbye {
 				w.logger.Debug("worker said goodbye", "worker", w.cfg.Name, "reason", m.Reason)
 			}
 			return false

@@ -17,11 +17,13 @@ import (
 // are delivered as usual.
 var ErrEventsPending = peer.ErrEventsPending
 
-// Event is one event a worker emitted (plugin.Emit). TxID is the
-// transaction id of the call whose handler emitted it ("" for the worker's
-// own notices, such as shared.DroppedEvent). It is valid only during the
-// OnEvent call that receives it.
-type Event struct {
+// ReceivedEvent is one event a worker emitted (plugin.Emit), as received:
+// the envelope, decoded on demand (Decode, DecodeEvent with the event's
+// shared.EventDef). TxID is the transaction id of the call whose handler
+// emitted it ("" for the worker's own notices, such as
+// shared.DroppedEvent). It is valid only during the OnEvent call that
+// receives it.
+type ReceivedEvent struct {
 	Worker  *Worker
 	Type    string
 	TxID    string
@@ -33,10 +35,10 @@ type Event struct {
 }
 
 // Decode decodes the event's payload into v, a pointer.
-func (e Event) Decode(v any) error { return e.codec.DecodeBody(&e.h, e.body, v) }
+func (e ReceivedEvent) Decode(v any) error { return e.codec.DecodeBody(&e.h, e.body, v) }
 
 // DecodeEvent decodes ev if it is an event of definition def.
-func DecodeEvent[T any](ev Event, def shared.Event[T]) (T, bool, error) {
+func DecodeEvent[T any](ev ReceivedEvent, def shared.EventDef[T]) (T, bool, error) {
 	var v T
 	if ev.Type != def.Name() {
 		return v, false, nil
@@ -48,7 +50,7 @@ func DecodeEvent[T any](ev Event, def shared.Event[T]) (T, bool, error) {
 // onEvent delivers one event from the worker to OnEvent and, for status
 // events, to Status. It runs on the connection's events reader.
 func (w *Worker) onEvent(h *wire.Header, body []byte) {
-	ev := Event{Worker: w, Type: h.Type, TxID: h.ID, Headers: h.Headers, h: *h, body: body, codec: w.codec}
+	ev := ReceivedEvent{Worker: w, Type: h.Type, TxID: h.ID, Headers: h.Headers, h: *h, body: body, codec: w.codec}
 	if h.Type == shared.DroppedEvent.Name() && h.ID == "" {
 		w.noteDropped(ev)
 	}
@@ -80,7 +82,7 @@ func (w *Worker) Dropped() shared.Dropped {
 }
 
 // noteDropped records a worker's drop notice and logs it.
-func (w *Worker) noteDropped(ev Event) {
+func (w *Worker) noteDropped(ev ReceivedEvent) {
 	var d shared.Dropped
 	if err := ev.Decode(&d); err != nil {
 		w.logger.Warn("bad drop notice from worker", "worker", w.cfg.Name, "error", err)
@@ -94,7 +96,7 @@ func (w *Worker) noteDropped(ev Event) {
 
 // deliver calls OnEvent, recovering a panic so a bad callback cannot kill
 // the events stream.
-func (w *Worker) deliver(ev Event) {
+func (w *Worker) deliver(ev ReceivedEvent) {
 	defer func() {
 		if r := recover(); r != nil {
 			w.logger.Error("OnEvent panicked", "worker", w.cfg.Name, "event", ev.Type, "panic", fmt.Sprint(r))

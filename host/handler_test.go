@@ -14,6 +14,7 @@ import (
 
 	"github.com/hashicorp/yamux"
 	"github.com/isolated-workers/isolated-workers-go/handshake"
+	"github.com/isolated-workers/isolated-workers-go/internal/handshakewire"
 	"github.com/isolated-workers/isolated-workers-go/internal/wire"
 	"github.com/isolated-workers/isolated-workers-go/shared"
 )
@@ -96,12 +97,12 @@ func TestAcceptanceCheckedAlike(t *testing.T) {
 			return
 		}
 		br := bufio.NewReader(st)
-		var hh handshake.HostHello
-		if _, err := wire.ReadStreamName(st, br, 5*time.Second); err != nil || handshake.ReadHello(br, &hh) != nil {
+		var hh handshakewire.HostHello
+		if _, err := wire.ReadStreamName(st, br, 5*time.Second); err != nil || handshakewire.ReadHello(br, &hh) != nil {
 			return
 		}
-		handshake.WriteHello(st, handshake.WorkerHello{ProtocolVersion: hh.ProtocolVersion + 1, Serializer: hh.Serializer,
-			Fingerprint: hh.Fingerprint, PID: os.Getpid(), DisconnectBehavior: handshake.BehaviorKeepAlive})
+		handshakewire.WriteHello(st, handshakewire.WorkerHello{ProtocolVersion: hh.ProtocolVersion + 1, Serializer: hh.Serializer,
+			Fingerprint: hh.Fingerprint, PID: os.Getpid(), DisconnectBehavior: handshakewire.BehaviorKeepAlive})
 		io.Copy(io.Discard, br) // until the host hangs up
 	}()
 	t.Cleanup(func() { <-done })

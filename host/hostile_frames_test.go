@@ -17,8 +17,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/yamux"
-	"github.com/isolated-workers/isolated-workers-go/handshake"
 	"github.com/isolated-workers/isolated-workers-go/internal/frame"
+	"github.com/isolated-workers/isolated-workers-go/internal/handshakewire"
 	"github.com/isolated-workers/isolated-workers-go/internal/wire"
 	"github.com/isolated-workers/isolated-workers-go/shared"
 )
@@ -86,15 +86,15 @@ func (hw *frameHostileWorker) serveStream(ymx *yamux.Session, st *yamux.Stream, 
 	}
 	switch name {
 	case wire.StreamControl:
-		var hh handshake.HostHello
-		if handshake.ReadHello(br, &hh) != nil {
+		var hh handshakewire.HostHello
+		if handshakewire.ReadHello(br, &hh) != nil {
 			return
 		}
-		handshake.WriteHello(st, handshake.WorkerHello{ProtocolVersion: hh.ProtocolVersion, Serializer: hh.Serializer,
-			Fingerprint: hh.Fingerprint, PID: os.Getpid(), DisconnectBehavior: handshake.BehaviorKeepAlive})
+		handshakewire.WriteHello(st, handshakewire.WorkerHello{ProtocolVersion: hh.ProtocolVersion, Serializer: hh.Serializer,
+			Fingerprint: hh.Fingerprint, PID: os.Getpid(), DisconnectBehavior: handshakewire.BehaviorKeepAlive})
 		for {
-			var m handshake.Control
-			if handshake.ReadHello(br, &m) != nil || m.Op == handshake.OpShutdown {
+			var m handshakewire.Control
+			if handshakewire.ReadHello(br, &m) != nil || m.Op == handshakewire.OpShutdown {
 				ymx.Close()
 				return
 			}

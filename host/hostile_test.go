@@ -18,6 +18,7 @@ import (
 	"github.com/hashicorp/yamux"
 	"github.com/isolated-workers/isolated-workers-go/handshake"
 	"github.com/isolated-workers/isolated-workers-go/internal/frame"
+	"github.com/isolated-workers/isolated-workers-go/internal/handshakewire"
 	"github.com/isolated-workers/isolated-workers-go/internal/wire"
 	"github.com/isolated-workers/isolated-workers-go/shared"
 )
@@ -120,12 +121,12 @@ func (hw *hostileWorker) serve() error {
 		hw.streams[name] = st
 		switch name {
 		case wire.StreamControl:
-			var hh handshake.HostHello
-			if err := handshake.ReadHello(br, &hh); err != nil {
+			var hh handshakewire.HostHello
+			if err := handshakewire.ReadHello(br, &hh); err != nil {
 				return err
 			}
-			err := handshake.WriteHello(st, handshake.WorkerHello{ProtocolVersion: 1, Serializer: "json",
-				Fingerprint: shared.Fingerprint(shared.JSON{}), PID: os.Getpid(), DisconnectBehavior: handshake.BehaviorKeepAlive})
+			err := handshakewire.WriteHello(st, handshakewire.WorkerHello{ProtocolVersion: 1, Serializer: "json",
+				Fingerprint: shared.Fingerprint(shared.JSON{}), PID: os.Getpid(), DisconnectBehavior: handshakewire.BehaviorKeepAlive})
 			if err != nil {
 				return err
 			}

@@ -9,7 +9,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/isolated-workers/isolated-workers-go/handshake"
+	"github.com/isolated-workers/isolated-workers-go/internal/handshakewire"
 	"github.com/isolated-workers/isolated-workers-go/internal/proc"
 	"golang.org/x/sys/windows"
 )
@@ -149,7 +149,7 @@ func (w *Worker) askStop() {
 		w.logger.Debug("could not reach the disconnected worker to ask it to stop", "worker", w.cfg.Name, "error", err)
 		return
 	}
-	c.sendControl(handshake.OpShutdown, "host closed the worker")
+	c.sendControl(handshakewire.OpShutdown, "host closed the worker")
 	select {
 	case <-c.Session().CloseChan():
 	case <-ctx.Done():

@@ -12,7 +12,7 @@ import (
 	"path/filepath"
 
 	"github.com/hashicorp/go-hclog"
-	"github.com/isolated-workers/isolated-workers-go/handshake"
+	"github.com/isolated-workers/isolated-workers-go/internal/handshakewire"
 )
 
 // maxSocketPath is the longest socket path accepted: sun_path is 108 bytes
@@ -26,7 +26,7 @@ const maxSocketPath = 103
 // words when it refused the handshake.
 //
 // ctx bounds only the start; the worker lives until Close, Shutdown or, for
-// a worker with plugin.Shutdown behavior, Disconnect.
+// a worker with plugin.ExitOnDisconnect behavior, Disconnect.
 func Start(ctx context.Context, cfg Config) (*Worker, error) {
 	if cfg.Cmd == nil {
 		return nil, errors.New("host: Config.Cmd is nil: set it to the worker executable, e.g. exec.Command(\"./worker\")")
@@ -74,7 +74,7 @@ func (w *Worker) start(ctx context.Context) (err error) {
 		env = os.Environ()
 	}
 	readyFD := passReady(cmd, readyW) // per OS: a descriptor, or a handle on Windows
-	cmd.Env = append(env, handshake.Env{
+	cmd.Env = append(env, handshakewire.Env{
 		SocketPath:       w.socketPath,
 		Serializer:       w.cfg.Serializer.Name(),
 		ProtocolVersions: w.cfg.Handshake.Versions(),
@@ -163,7 +163,7 @@ func (w *Worker) waitReady(ctx context.Context, readyR *os.File, p *process) err
 	}
 	ch := make(chan line, 1)
 	go func() {
-		s, err := bufio.NewReaderSize(io.LimitReader(readyR, handshake.MaxReadyLine), 256).ReadString('\n')
+		s, err := bufio.NewReaderSize(io.LimitReader(readyR, handshakewire.MaxReadyLine), 256).ReadString('\n')
 		ch <- line{s, err}
 	}()
 	select {
@@ -175,7 +175,7 @@ func (w *Worker) waitReady(ctx context.Context, readyR *os.File, p *process) err
 			}
 			return fmt.Errorf("worker closed its ready pipe without a ready line: %w", l.err)
 		}
-		version, _, err := handshake.ParseReady(l.s)
+		version, _, err := handshakewire.ParseReady(l.s)
 		if err != nil {
 			return err
 		}

@@ -9,7 +9,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-	"github.com/isolated-workers/isolated-workers-go/handshake"
+	"github.com/isolated-workers/isolated-workers-go/internal/handshakewire"
+	"github.com/isolated-workers/isolated-workers-go/internal/metalog"
 	"github.com/isolated-workers/isolated-workers-go/internal/peer"
 	"github.com/isolated-workers/isolated-workers-go/internal/ratelog"
 	"github.com/isolated-workers/isolated-workers-go/internal/wire"
@@ -39,7 +40,7 @@ type Worker struct {
 	calls sync.WaitGroup
 	state sync.RWMutex
 	conn  *conn
-	hello handshake.WorkerHello
+	hello handshakewire.WorkerHello
 
 	closing      bool
 	shuttingDown bool
@@ -60,7 +61,7 @@ func newWorker(cfg Config) *Worker {
 	if inner == nil {
 		inner = hclog.New(&hclog.LoggerOptions{Name: "isolated-workers", Level: hclog.Trace, Output: os.Stderr})
 	}
-	logger := shared.NewMetaLogger(inner, cfg.LogLevel, os.Stderr)
+	logger := metalog.New(inner, cfg.LogLevel, os.Stderr)
 	w := &Worker{
 		cfg:    cfg,
 		logger: logger,
@@ -198,7 +199,7 @@ func (w *Worker) close() error {
 
 	if c != nil {
 		c.Fail(ErrWorkerClosed)
-		c.sendControl(handshake.OpShutdown, "host closed the worker")
+		c.sendControl(handshakewire.OpShutdown, "host closed the worker")
 	} else if w.pid != os.Getpid() && w.isAlive() {
 		// Disconnected: there is no connection to ask on, so ask with
 		// SIGTERM, which a worker's Serve handles as a clean stop (on
@@ -248,6 +249,10 @@ func (w *Worker) close() error {
 // pending ones to finish, then closes the worker. If ctx ends first, the
 // remaining calls fail with ErrWorkerClosed and Shutdown returns ctx's error
 // after closing.
+//
+// Shutdown (here and on Pool) is the one "Shutdown" in the public API: the lifecycle verb,
+// named like http.Server.Shutdown (drain, then close). What a worker does
+// when its host goes away is plugin.ExitOnDisconnect or plugin.KeepAlive.
 func (w *Worker) Shutdown(ctx context.Context) error {
 	w.state.Lock()
 	w.shuttingDown = true
@@ -271,7 +276,7 @@ func (w *Worker) Shutdown(ctx context.Context) error {
 // Disconnect closes the connection but not the worker: pending calls fail
 // with ErrDisconnected, IsConnected becomes false and IsActive stays true. A
 // worker with plugin.KeepAlive waits for Reconnect (or Attach); one with
-// plugin.Shutdown (the default) exits.
+// plugin.ExitOnDisconnect (the default) exits.
 func (w *Worker) Disconnect() error {
 	w.state.Lock()
 	c := w.conn
@@ -285,7 +290,7 @@ func (w *Worker) Disconnect() error {
 		return nil
 	}
 	c.Fail(ErrDisconnected)
-	c.sendControl(handshake.OpGoodbye, "host disconnected")
+	c.sendControl(handshakewire.OpGoodbye, "host disconnected")
 	c.Close(ErrDisconnected)
 	return nil
 }
@@ -332,7 +337,7 @@ func (w *Worker) Reconnect(ctx context.Context) error {
 	if old != nil {
 		old.Close(ErrConnectionLost)
 	}
-	if behavior == handshake.BehaviorShutdown && w.proc != nil {
+	if behavior == handshakewire.BehaviorExit && w.proc != nil {
 		select {
 		case <-w.proc.exited:
 		case <-ctx.Done():
@@ -360,7 +365,7 @@ func (w *Worker) Reconnect(ctx context.Context) error {
 
 // whyExited explains why a worker with this DisconnectBehavior is gone.
 func whyExited(behavior string) string {
-	if behavior == handshake.BehaviorKeepAlive {
+	if behavior == handshakewire.BehaviorKeepAlive {
 		return "its DisconnectBehavior is keep-alive, so it exited on its own: after HostConnectTimeout with no host, or it crashed"
 	}
 	return "its DisconnectBehavior is " + behavior + ", so it exits when its host disconnects"

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/isolated-workers/isolated-workers-go/handshake"
 	"github.com/isolated-workers/isolated-workers-go/host"
+	"github.com/isolated-workers/isolated-workers-go/internal/handshakewire"
 	"github.com/isolated-workers/isolated-workers-go/internal/wire"
 	"github.com/isolated-workers/isolated-workers-go/shared"
 )
@@ -78,7 +78,7 @@ func TestGoodbyeDoesNotWaitForAHostThatStoppedReading(t *testing.T) {
 	if line, err := bufio.NewReader(calls).ReadString('\n'); err != nil || !strings.Contains(line, `"s"`) {
 		t.Fatalf("reply header = %q, %v; want the reply to call s", line, err)
 	}
-	b, _ := json.Marshal(handshake.Control{Op: handshake.OpShutdown})
+	b, _ := json.Marshal(handshakewire.Control{Op: handshakewire.OpShutdown})
 	if _, err := control.Write(append(b, '\n')); err != nil {
 		t.Fatal(err)
 	}
@@ -92,8 +92,8 @@ func TestGoodbyeDoesNotWaitForAHostThatStoppedReading(t *testing.T) {
 		t.Fatalf("the worker did not stop within %v of a shutdown request while its host did not read its logs", testBound)
 	}
 	control.SetReadDeadline(time.Now().Add(testBound))
-	var m handshake.Control
-	if err := handshake.ReadHello(bufio.NewReader(control), &m); err != nil || m.Op != handshake.OpGoodbye {
+	var m handshakewire.Control
+	if err := handshakewire.ReadHello(bufio.NewReader(control), &m); err != nil || m.Op != handshakewire.OpGoodbye {
 		t.Errorf("control message after shutdown = %+v, %v, want a goodbye", m, err)
 	}
 }

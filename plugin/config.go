@@ -11,6 +11,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/isolated-workers/isolated-workers-go/handshake"
+	"github.com/isolated-workers/isolated-workers-go/internal/handshakewire"
 	"github.com/isolated-workers/isolated-workers-go/internal/peer"
 	"github.com/isolated-workers/isolated-workers-go/shared"
 )
@@ -19,9 +20,9 @@ import (
 type DisconnectBehavior int
 
 const (
-	// Shutdown (the default): exit when the host disconnects or dies, so
+	// ExitOnDisconnect (the default): exit when the host disconnects or dies, so
 	// no worker is ever orphaned.
-	Shutdown DisconnectBehavior = iota
+	ExitOnDisconnect DisconnectBehavior = iota
 	// KeepAlive: keep listening for a new host (host.Worker.Reconnect or
 	// host.Attach), for at most HostConnectTimeout.
 	KeepAlive
@@ -29,9 +30,9 @@ const (
 
 func (b DisconnectBehavior) String() string {
 	if b == KeepAlive {
-		return handshake.BehaviorKeepAlive
+		return handshakewire.BehaviorKeepAlive
 	}
-	return handshake.BehaviorShutdown
+	return handshakewire.BehaviorExit
 }
 
 // Defaults.
@@ -81,7 +82,7 @@ type Config struct {
 	// status 0. nil means 30 s; a pointer to 0 waits forever (see
 	// shared.Duration).
 	HostConnectTimeout *time.Duration
-	// DisconnectBehavior: Shutdown (default) or KeepAlive.
+	// DisconnectBehavior: ExitOnDisconnect (default) or KeepAlive.
 	DisconnectBehavior DisconnectBehavior
 	// MaxFrameSize bounds one frame (default 16 MiB); MaxRawSize one raw
 	// []byte payload (default 256 MiB).
@@ -145,7 +146,7 @@ func (c Config) Validate() error {
 	if c.LogWait < 0 {
 		return fmt.Errorf("plugin: LogWait %v is negative", c.LogWait)
 	}
-	if c.DisconnectBehavior != Shutdown && c.DisconnectBehavior != KeepAlive {
+	if c.DisconnectBehavior != ExitOnDisconnect && c.DisconnectBehavior != KeepAlive {
 		return fmt.Errorf("plugin: unknown DisconnectBehavior %d", c.DisconnectBehavior)
 	}
 	if err := c.Handlers.Err(); err != nil {

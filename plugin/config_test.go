@@ -139,7 +139,7 @@ func TestDisconnectBehaviorString(t *testing.T) {
 		b    DisconnectBehavior
 		want string
 	}{
-		{Shutdown, "shutdown"},
+		{ExitOnDisconnect, "shutdown"},
 		{KeepAlive, "keep-alive"},
 	}
 	for _, tt := range tests {

@@ -12,7 +12,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/yamux"
-	"github.com/isolated-workers/isolated-workers-go/handshake"
+	"github.com/isolated-workers/isolated-workers-go/internal/handshakewire"
 	"github.com/isolated-workers/isolated-workers-go/internal/peer"
 	"github.com/isolated-workers/isolated-workers-go/internal/wire"
 )
@@ -118,7 +118,7 @@ func (s *server) hello(ymx *yamux.Session, ycfg *yamux.Config, p peerCred) (*hos
 	if lvl := g.Hello.LogLevel; lvl != "" && s.cfg.LogLevel == hclog.NoLevel {
 		s.logger.SetLevel(hclog.LevelFromString(lvl))
 	}
-	err = g.Accept(handshake.WorkerHello{
+	err = g.Accept(handshakewire.WorkerHello{
 		ProtocolVersion:    s.version,
 		Serializer:         s.cfg.Serializer.Name(),
 		Fingerprint:        s.fp,
@@ -163,7 +163,7 @@ func (c *hostConn) onStream(name string, st *yamux.Stream) {
 }
 
 // onControl acts on the host's control messages.
-func (c *hostConn) onControl(m handshake.Control, err error) (stop bool) {
+func (c *hostConn) onControl(m handshakewire.Control, err error) (stop bool) {
 	if err != nil {
 		if !errors.Is(err, io.EOF) && c.Err() == nil {
 			c.s.logger.Debug("control stream ended", "error", err)
@@ -172,13 +172,13 @@ func (c *hostConn) onControl(m handshake.Control, err error) (stop bool) {
 		return true
 	}
 	switch m.Op {
-	case handshake.OpShutdown:
+	case handshakewire.OpShutdown:
 		c.s.logger.Debug("host asked the worker to shut down")
 		c.shutdownRequested.Store(true)
 		c.goodbye("shutdown requested by host")
 		c.close()
 		return true
-	case handshake.OpGoodbye:
+	case handshakewire.OpGoodbye:
 		c.s.logger.Debug("host disconnected", "reason", m.Reason)
 		c.close()
 		return true
@@ -210,7 +210,7 @@ func (c *hostConn) goodbye(reason string) {
 		c.s.logger.Debug("host is not reading the worker's logs or events; saying goodbye without them",
 			"goodbye_flush_timeout", goodbyeFlushTimeout.String())
 	}
-	c.SendControl(handshake.OpGoodbye, reason, goodbyeWriteTimeout)
+	c.SendControl(handshakewire.OpGoodbye, reason, goodbyeWriteTimeout)
 }
 
 // close ends the connection; serve finishes the clean-up.

@@ -39,9 +39,13 @@ func ProtocolVersion(ctx context.Context) int {
 	return 0
 }
 
-// Logger returns the worker's logger inside a handler (its records reach
-// the host's logger), or a null logger elsewhere. hclog.FromContext(ctx)
-// returns the same logger.
+// Logger returns the worker's logger inside a handler and its middleware
+// (its records reach the host's logger), or a null logger elsewhere (no
+// call, so no host to send the records to). Inside a handler,
+// hclog.FromContext(ctx) returns the same logger.
 func Logger(ctx context.Context) hclog.Logger {
-	return hclog.FromContext(ctx)
+	if _, c := callFrom(ctx); c != nil {
+		return c.s.logger
+	}
+	return hclog.NewNullLogger()
 }

@@ -44,7 +44,7 @@
 //
 // A worker serves one host at a time; another host that connects meanwhile
 // is refused with a clear error, as is one with a wrong auth token. When the
-// host disconnects or dies, a worker with DisconnectBehavior Shutdown (the
+// host disconnects or dies, a worker with DisconnectBehavior ExitOnDisconnect (the
 // default) exits, and one with KeepAlive waits for a new host, for at most
 // HostConnectTimeout. Log records and events produced while no host is
 // connected are kept (up to LogBuffer each, the newest) for the next host,

@@ -7,5 +7,5 @@ import (
 	"syscall"
 )
 
-// dupFile returns a new descriptor for f, to pass as handshake.Env.ReadyFD.
+// dupFile returns a new descriptor for f, to pass as handshakewire.Env.ReadyFD.
 func dupFile(f *os.File) (int, error) { return syscall.Dup(int(f.Fd())) }

@@ -6,7 +6,7 @@ import (
 	"golang.org/x/sys/windows"
 )
 
-// dupFile returns a new handle for f, to pass as handshake.Env.ReadyFD.
+// dupFile returns a new handle for f, to pass as handshakewire.Env.ReadyFD.
 func dupFile(f *os.File) (int, error) {
 	self := windows.CurrentProcess()
 	var h windows.Handle

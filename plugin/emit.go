@@ -27,7 +27,7 @@ var ErrNoCall = errors.New("plugin: not a handler context: emit events from insi
 // in a bounded queue (Config.LogBuffer) for the next host; when the queue
 // is full the oldest is dropped, counted, and the next host is told (see
 // Dropped and shared.DroppedEvent).
-func Emit[T any](ctx context.Context, def shared.Event[T], v T) error {
+func Emit[T any](ctx context.Context, def shared.EventDef[T], v T) error {
 	ci, c := callFrom(ctx)
 	if ci == nil {
 		return ErrNoCall

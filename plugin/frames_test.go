@@ -11,8 +11,8 @@ import (
 	"testing"
 
 	"github.com/hashicorp/yamux"
-	"github.com/isolated-workers/isolated-workers-go/handshake"
 	"github.com/isolated-workers/isolated-workers-go/internal/frame"
+	"github.com/isolated-workers/isolated-workers-go/internal/handshakewire"
 	"github.com/isolated-workers/isolated-workers-go/internal/wire"
 	"github.com/isolated-workers/isolated-workers-go/shared"
 )
@@ -21,7 +21,7 @@ import (
 // writes requests byte for byte, as a real host (which refuses oversize
 // requests before sending) never would.
 type rawHost struct {
-	hello   handshake.WorkerHello
+	hello   handshakewire.WorkerHello
 	calls   *yamux.Stream
 	replies *frame.Reader
 	codec   *wire.Codec
@@ -49,13 +49,13 @@ func dialRawHost(t *testing.T, socket string) *rawHost {
 		return st
 	}
 	control := open(wire.StreamControl)
-	err = handshake.WriteHello(control, handshake.HostHello{Token: "token", ProtocolVersion: 1, Serializer: "json",
+	err = handshakewire.WriteHello(control, handshakewire.HostHello{Token: "token", ProtocolVersion: 1, Serializer: "json",
 		Fingerprint: shared.Fingerprint(shared.JSON{}), PID: os.Getpid()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	h := &rawHost{codec: wire.NewCodec(shared.JSON{}, 1<<20, 1<<20, nil)}
-	if err := handshake.ReadHello(bufio.NewReader(control), &h.hello); err != nil {
+	if err := handshakewire.ReadHello(bufio.NewReader(control), &h.hello); err != nil {
 		t.Fatalf("read worker hello: %v", err)
 	}
 	h.calls = open(wire.StreamCalls)
@@ -99,7 +99,7 @@ func TestWorkerRefusesOversizeRequestAndKeepsServing(t *testing.T) {
 	if _, err := bufio.NewReader(r).ReadString('\n'); err != nil { // the worker is listening
 		t.Fatalf("reading the ready line: %v", err)
 	}
-	h := dialRawHost(t, env[handshake.EnvSocketPath])
+	h := dialRawHost(t, env[handshakewire.EnvSocketPath])
 	if h.hello.MaxFrameSize != 4096 || h.hello.MaxRawSize != DefaultMaxRawSize {
 		t.Errorf("worker hello states limits %d and %d, want 4096 and %d", h.hello.MaxFrameSize, h.hello.MaxRawSize, DefaultMaxRawSize)
 	}

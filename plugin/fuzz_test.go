@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/yamux"
-	"github.com/isolated-workers/isolated-workers-go/handshake"
+	"github.com/isolated-workers/isolated-workers-go/internal/handshakewire"
 	"github.com/isolated-workers/isolated-workers-go/internal/wire"
 	"github.com/isolated-workers/isolated-workers-go/shared"
 )
@@ -27,7 +27,7 @@ const (
 var (
 	fuzzNames    = []string{wire.StreamCalls, wire.StreamBulk, wire.StreamLogs, wire.StreamEvents, wire.StreamControl, "junk", ""}
 	fuzzTypes    = []string{Double.Name(), Greet.Name(), "nope", ""}
-	fuzzControls = []string{handshake.OpGoodbye, handshake.OpShutdown, "bogus"}
+	fuzzControls = []string{handshakewire.OpGoodbye, handshakewire.OpShutdown, "bogus"}
 )
 
 // fuzzWriteBound keeps one write of the fuzzer from waiting for a window
@@ -144,9 +144,9 @@ func runOps(ymx *yamux.Session, control *yamux.Stream, data []byte) (shutdown bo
 			}
 		case opControl:
 			op := fuzzControls[int(next())%len(fuzzControls)]
-			b, _ := json.Marshal(handshake.Control{Op: op})
+			b, _ := json.Marshal(handshakewire.Control{Op: op})
 			write(control, append(b, '\n'))
-			shutdown = shutdown || op == handshake.OpShutdown
+			shutdown = shutdown || op == handshakewire.OpShutdown
 		case opRaw:
 			st, id, n := stream(), string(rune(next())), int(next())*32
 			out, raw, err := codec.Encode(nil, &wire.Header{Version: 1, Kind: shared.KindRequest, Type: Double.Name(), ID: id}, make([]byte, n))

@@ -16,8 +16,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/yamux"
-	"github.com/isolated-workers/isolated-workers-go/handshake"
 	"github.com/isolated-workers/isolated-workers-go/host"
+	"github.com/isolated-workers/isolated-workers-go/internal/handshakewire"
 	"github.com/isolated-workers/isolated-workers-go/internal/wire"
 	"github.com/isolated-workers/isolated-workers-go/shared"
 )
@@ -82,7 +82,7 @@ func (w *peerWorker) serve(t *testing.T, cfg Config) *peerWorker {
 	if len(cfg.Handlers.Names()) == 0 {
 		cfg.Handlers = Handlers(Handle(Double, double), Handle(Greet, greetFail))
 	}
-	w.sock, w.token, w.done = env[handshake.EnvSocketPath], env[handshake.EnvAuthToken], make(chan error, 1)
+	w.sock, w.token, w.done = env[handshakewire.EnvSocketPath], env[handshakewire.EnvAuthToken], make(chan error, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	w.cancel = cancel
 	go func() { w.done <- ServeContext(ctx, cfg) }()
@@ -156,20 +156,20 @@ func openNamed(ymx *yamux.Session, name string) (*yamux.Stream, error) {
 
 // hello says hello with token on a new session and returns the worker's
 // answer and the control stream.
-func (w *peerWorker) hello(t *testing.T, ymx *yamux.Session, token string) (handshake.WorkerHello, *yamux.Stream, error) {
+func (w *peerWorker) hello(t *testing.T, ymx *yamux.Session, token string) (handshakewire.WorkerHello, *yamux.Stream, error) {
 	t.Helper()
 	control, err := openNamed(ymx, wire.StreamControl)
 	if err != nil {
-		return handshake.WorkerHello{}, nil, err
+		return handshakewire.WorkerHello{}, nil, err
 	}
-	err = handshake.WriteHello(control, handshake.HostHello{Token: token, ProtocolVersion: 1,
+	err = handshakewire.WriteHello(control, handshakewire.HostHello{Token: token, ProtocolVersion: 1,
 		Serializer: "json", Fingerprint: shared.Fingerprint(shared.JSON{}), PID: 1})
 	if err != nil {
-		return handshake.WorkerHello{}, nil, err
+		return handshakewire.WorkerHello{}, nil, err
 	}
 	control.SetReadDeadline(time.Now().Add(testBound))
-	var wh handshake.WorkerHello
-	err = handshake.ReadHello(bufio.NewReader(control), &wh)
+	var wh handshakewire.WorkerHello
+	err = handshakewire.ReadHello(bufio.NewReader(control), &wh)
 	control.SetReadDeadline(time.Time{})
 	return wh, control, err
 }

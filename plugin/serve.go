@@ -16,6 +16,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/isolated-workers/isolated-workers-go/handshake"
+	"github.com/isolated-workers/isolated-workers-go/internal/handshakewire"
+	"github.com/isolated-workers/isolated-workers-go/internal/metalog"
 	"github.com/isolated-workers/isolated-workers-go/internal/peer"
 	"github.com/isolated-workers/isolated-workers-go/internal/proc"
 	"github.com/isolated-workers/isolated-workers-go/internal/ratelog"
@@ -99,7 +101,7 @@ func (e *StuckHandlersError) Error() string {
 }
 
 // ServeContext runs the worker until ctx is cancelled, the host asks it to
-// stop, the host goes away (DisconnectBehavior Shutdown), or no host
+// stop, the host goes away (DisconnectBehavior ExitOnDisconnect), or no host
 // connects within HostConnectTimeout. It returns nil after a clean stop.
 // When it stops it cancels every running handler and waits up to
 // StopGrace for them; handlers that ignore their context past that give a
@@ -118,9 +120,9 @@ func ServeContext(ctx context.Context, cfg Config) error {
 	}
 	realEnv := cfg.Getenv == nil
 	cfg.setDefaults()
-	env, err := handshake.ParseEnv(cfg.Handshake, cfg.Getenv)
+	env, err := handshakewire.ParseEnv(cfg.Handshake, cfg.Getenv)
 	if realEnv && !errors.Is(err, ErrNotLaunchedByHost) {
-		handshake.UnsetEnv(cfg.Handshake)
+		handshakewire.UnsetEnv(cfg.Handshake)
 	}
 	if err != nil {
 		return err
@@ -130,14 +132,14 @@ func ServeContext(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("handshake: ready pipe descriptor %d is not open", env.ReadyFD)
 	}
 	fail := func(err error) error {
-		ready.WriteString(handshake.ErrorLineFor(err))
+		ready.WriteString(handshakewire.ErrorLineFor(err))
 		ready.Close()
 		return err
 	}
 	if env.Serializer != cfg.Serializer.Name() {
 		return fail(&handshake.SerializerMismatchError{Host: env.Serializer, Worker: cfg.Serializer.Name()})
 	}
-	version, err := handshake.Negotiate(env.ProtocolVersions, cfg.versions())
+	version, err := handshakewire.Negotiate(env.ProtocolVersions, cfg.versions())
 	if err != nil {
 		return fail(err)
 	}
@@ -153,7 +155,7 @@ func ServeContext(ctx context.Context, cfg Config) error {
 		return fail(err)
 	}
 	s := newServer(cfg, env, version, ln)
-	if _, err := ready.WriteString(handshake.ReadyLine(version, os.Getpid())); err != nil {
+	if _, err := ready.WriteString(handshakewire.ReadyLine(version, os.Getpid())); err != nil {
 		ready.Close()
 		s.stop()
 		return fmt.Errorf("write ready line: %w", err)
@@ -178,7 +180,7 @@ func removeSocketDir(socketPath string) {
 // connected host at a time.
 type server struct {
 	cfg      Config
-	env      handshake.Env
+	env      handshakewire.Env
 	version  int
 	handlers HandlerSet
 	names    []string
@@ -209,7 +211,7 @@ type server struct {
 	leaving bool // a host's connection ended and the worker stops because of it
 }
 
-func newServer(cfg Config, env handshake.Env, version int, ln *net.UnixListener) *server {
+func newServer(cfg Config, env handshakewire.Env, version int, ln *net.UnixListener) *server {
 	hs := cfg.handlersFor(version)
 	s := &server{
 		cfg: cfg, env: env, version: version,
@@ -242,7 +244,7 @@ func newServer(cfg Config, env handshake.Env, version int, ln *net.UnixListener)
 	if level == hclog.NoLevel {
 		level = hclog.Info // until the hello tells the host's level
 	}
-	s.logger = shared.NewMetaLogger(inner, level, os.Stderr)
+	s.logger = metalog.New(inner, level, os.Stderr)
 	s.refusals = ratelog.New(refusalLogInterval, s.logRefusals)
 	serving.Store(s)
 	return s
@@ -329,7 +331,7 @@ func (s *server) run(ctx context.Context) {
 		if c.shutdownRequested.Load() {
 			return
 		}
-		if s.cfg.DisconnectBehavior == Shutdown {
+		if s.cfg.DisconnectBehavior == ExitOnDisconnect {
 			return
 		}
 		s.logger.Info("host disconnected; waiting for a new host", "host_connect_timeout", s.cfg.HostConnectTimeout.String())
@@ -414,7 +416,7 @@ func (s *server) claim(c *hostConn) error {
 		}
 		select {
 		case <-prev.done:
-			if prev.shutdownRequested.Load() || s.cfg.DisconnectBehavior == Shutdown {
+			if prev.shutdownRequested.Load() || s.cfg.DisconnectBehavior == ExitOnDisconnect {
 				return errLeaving
 			}
 		case <-s.stopping:
@@ -427,10 +429,10 @@ func (s *server) claim(c *hostConn) error {
 
 // errLeaving refuses a host that connects after the previous one's end
 // made the worker stop.
-var errLeaving = &peer.Refusal{Code: handshake.CodeShuttingDown, Err: errors.New("worker is shutting down: its previous host disconnected and its DisconnectBehavior is Shutdown; start a new worker (or give this one plugin.KeepAlive)")}
+var errLeaving = &peer.Refusal{Code: handshake.CodeShuttingDown, Err: errors.New("worker is shutting down: its previous host disconnected and its DisconnectBehavior is ExitOnDisconnect; start a new worker (or give this one plugin.KeepAlive)")}
 
 // release ends c's claim on the worker. If the worker stops because c
-// ended (a shutdown request, or DisconnectBehavior Shutdown), it is marked
+// ended (a shutdown request, or DisconnectBehavior ExitOnDisconnect), it is marked
 // leaving, so a host that connects meanwhile is refused instead of being
 // accepted and then dropped.
 func (s *server) release(c *hostConn) {
@@ -438,7 +440,7 @@ func (s *server) release(c *hostConn) {
 	if s.active == c {
 		s.active = nil
 	}
-	if c.shutdownRequested.Load() || s.cfg.DisconnectBehavior == Shutdown {
+	if c.shutdownRequested.Load() || s.cfg.DisconnectBehavior == ExitOnDisconnect {
 		s.leaving = true
 	}
 	s.mu.Unlock()

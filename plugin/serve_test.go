@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/isolated-workers/isolated-workers-go/handshake"
+	"github.com/isolated-workers/isolated-workers-go/internal/handshakewire"
 	"github.com/isolated-workers/isolated-workers-go/shared"
 )
 
@@ -25,12 +26,12 @@ func mapEnv(m map[string]string) func(string) string {
 func goodEnv(t *testing.T, readyFD int) map[string]string {
 	t.Helper()
 	return map[string]string{
-		testHandshake.MagicCookieKey:  testHandshake.MagicCookieValue,
-		handshake.EnvSocketPath:       filepath.Join(t.TempDir(), "s"),
-		handshake.EnvSerializer:       "json",
-		handshake.EnvProtocolVersions: "1",
-		handshake.EnvAuthToken:        "token",
-		handshake.EnvReadyFD:          strconv.Itoa(readyFD),
+		testHandshake.MagicCookieKey:      testHandshake.MagicCookieValue,
+		handshakewire.EnvSocketPath:       filepath.Join(t.TempDir(), "s"),
+		handshakewire.EnvSerializer:       "json",
+		handshakewire.EnvProtocolVersions: "1",
+		handshakewire.EnvAuthToken:        "token",
+		handshakewire.EnvReadyFD:          strconv.Itoa(readyFD),
 	}
 }
 
@@ -64,13 +65,13 @@ func TestServeContextBadEnv(t *testing.T) {
 		value   string
 		wantVar string
 	}{
-		{"no socket path", handshake.EnvSocketPath, "", handshake.EnvSocketPath},
-		{"no serializer", handshake.EnvSerializer, "", handshake.EnvSerializer},
-		{"no auth token", handshake.EnvAuthToken, "", handshake.EnvAuthToken},
-		{"bad versions", handshake.EnvProtocolVersions, "one,two", handshake.EnvProtocolVersions},
-		{"no versions", handshake.EnvProtocolVersions, "", handshake.EnvProtocolVersions},
-		{"ready fd not a number", handshake.EnvReadyFD, "x", handshake.EnvReadyFD},
-		{"ready fd is stderr", handshake.EnvReadyFD, "2", handshake.EnvReadyFD},
+		{"no socket path", handshakewire.EnvSocketPath, "", handshakewire.EnvSocketPath},
+		{"no serializer", handshakewire.EnvSerializer, "", handshakewire.EnvSerializer},
+		{"no auth token", handshakewire.EnvAuthToken, "", handshakewire.EnvAuthToken},
+		{"bad versions", handshakewire.EnvProtocolVersions, "one,two", handshakewire.EnvProtocolVersions},
+		{"no versions", handshakewire.EnvProtocolVersions, "", handshakewire.EnvProtocolVersions},
+		{"ready fd not a number", handshakewire.EnvReadyFD, "x", handshakewire.EnvReadyFD},
+		{"ready fd is stderr", handshakewire.EnvReadyFD, "2", handshakewire.EnvReadyFD},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -121,16 +122,16 @@ func TestServeContextStartupErrorOnReadyPipe(t *testing.T) {
 		modify func(env map[string]string, c *Config)
 		want   string
 	}{
-		{"serializer mismatch", func(env map[string]string, c *Config) { env[handshake.EnvSerializer] = "msgpack" },
+		{"serializer mismatch", func(env map[string]string, c *Config) { env[handshakewire.EnvSerializer] = "msgpack" },
 			"serializer mismatch: host uses msgpack, worker uses json"},
 		{"serializer mismatch, worker msgpack", func(env map[string]string, c *Config) { c.Serializer = shared.MsgPack{} },
 			"serializer mismatch: host uses json, worker uses msgpack"},
 		{"no common version", func(env map[string]string, c *Config) {
-			env[handshake.EnvProtocolVersions] = "1,2"
+			env[handshakewire.EnvProtocolVersions] = "1,2"
 			c.Handshake.ProtocolVersions = []int{3, 4}
 		}, "no common protocol version: host speaks [1 2], worker speaks [3 4]"},
 		{"socket directory missing", func(env map[string]string, c *Config) {
-			env[handshake.EnvSocketPath] = filepath.Join(t.TempDir(), "missing", "s")
+			env[handshakewire.EnvSocketPath] = filepath.Join(t.TempDir(), "missing", "s")
 		}, "listen on "},
 	}
 	for _, tt := range tests {
@@ -148,7 +149,7 @@ func TestServeContextStartupErrorOnReadyPipe(t *testing.T) {
 			if rerr != nil {
 				t.Fatalf("reading the ready pipe: %v (the worker must write its error and close it)", rerr)
 			}
-			_, _, perr := handshake.ParseReady(line)
+			_, _, perr := handshakewire.ParseReady(line)
 			var se *handshake.StartupError
 			if !errors.As(perr, &se) || !strings.Contains(se.Message, tt.want) {
 				t.Errorf("ready pipe line %q parses to %v, want a StartupError containing %q", line, perr, tt.want)
@@ -173,11 +174,11 @@ func TestServeContextReadyThenCancel(t *testing.T) {
 	if err != nil {
 		t.Fatalf("reading the ready line: %v", err)
 	}
-	version, pid, err := handshake.ParseReady(line)
+	version, pid, err := handshakewire.ParseReady(line)
 	if err != nil || version != 1 || pid != os.Getpid() {
 		t.Errorf("ParseReady(%q) = %d, %d, %v, want 1, %d, nil", line, version, pid, err, os.Getpid())
 	}
-	st, err := os.Stat(env[handshake.EnvSocketPath])
+	st, err := os.Stat(env[handshakewire.EnvSocketPath])
 	if err != nil {
 		t.Fatalf("socket: %v", err)
 	}
@@ -188,7 +189,7 @@ func TestServeContextReadyThenCancel(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Errorf("ServeContext after cancel = %v, want nil", err)
 	}
-	if _, err := os.Stat(env[handshake.EnvSocketPath]); !errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(env[handshakewire.EnvSocketPath]); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("socket after ServeContext returned: %v, want it removed", err)
 	}
 }
@@ -204,7 +205,7 @@ func TestServeContextHostConnectTimeout(t *testing.T) {
 		t.Errorf("ServeContext with no host = %v, want nil after HostConnectTimeout", err)
 	}
 	line, _ := bufio.NewReader(r).ReadString('\n')
-	if version, _, err := handshake.ParseReady(line); err != nil || version != 1 {
+	if version, _, err := handshakewire.ParseReady(line); err != nil || version != 1 {
 		t.Errorf("ParseReady(%q) = %d, %v, want version 1", line, version, err)
 	}
 }

@@ -7,13 +7,13 @@ import (
 	"os"
 	"strconv"
 
-	"github.com/isolated-workers/isolated-workers-go/handshake"
+	"github.com/isolated-workers/isolated-workers-go/internal/handshakewire"
 )
 
 // restrictSocket lets only this user connect to the socket (mode 0600), in
 // a directory the host made 0700; with a socket group from the host
 // (host.UnixSocketConfig.Group) the socket goes to that group, mode 0660.
-func restrictSocket(env handshake.Env) error {
+func restrictSocket(env handshakewire.Env) error {
 	mode := os.FileMode(0o600)
 	if env.SocketGroup != "" {
 		gid, _ := strconv.Atoi(env.SocketGroup) // ParseEnv checked it

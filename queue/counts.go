@@ -48,7 +48,7 @@ func (q *Queue) Counts(ctx context.Context) (Counts, error) {
 // Gauges returns Counts as status-page gauges ("queue depth", "in flight",
 // "dead letters"); it is a statushub.GaugesFunc:
 //
-//	statushub.NewHandler(hub, statushub.HandlerConfig{Gauges: q.Gauges})
+//	statushub.NewEndpoint(hub, statushub.EndpointConfig{Gauges: q.Gauges})
 func (q *Queue) Gauges(ctx context.Context) ([]statushub.Gauge, error) {
 	c, err := q.Counts(ctx)
 	if err != nil {

@@ -64,7 +64,7 @@ func TestDeadLettersPersistAcrossCloseAndOpen(t *testing.T) {
 func TestPipelineRecordsIntoDurableDeadLetters(t *testing.T) {
 	q := openQueue(t, "")
 	ctx := testContext(t)
-	charge := action.New("charge", func(context.Context, *action.Context, Job) (int, error) {
+	charge := action.New("charge", func(context.Context, *action.JobInfo, Job) (int, error) {
 		return 0, faults.Businessf("card declined")
 	})
 	p, err := action.NewPipeline[Job, int]("checkout", []action.Stage{charge}, action.WithDeadLetter(q.DeadLetters()))
@@ -72,7 +72,7 @@ func TestPipelineRecordsIntoDurableDeadLetters(t *testing.T) {
 		t.Fatal(err)
 	}
 	job := Job{ID: "c1", Type: "checkout", Payload: []byte("{}")}
-	if _, err := p.Run(ctx, &action.Context{JobID: job.ID, WorkerID: "w1"}, job); err == nil {
+	if _, err := p.Run(ctx, &action.JobInfo{JobID: job.ID, WorkerID: "w1"}, job); err == nil {
 		t.Fatal("Run() = nil, want the business error")
 	}
 	list, err := q.DeadLetters().List(ctx)

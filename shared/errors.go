@@ -85,7 +85,8 @@ func (e *FrameTooLargeError) Unwrap() error { return ErrFrameTooLarge }
 type RemoteError struct {
 	Message string `json:"message" msgpack:"message"`
 	// Code is CodeHandler for errors a handler returned unless the error
-	// carries its own code (an ErrorCode() string method).
+	// carries its own code: a FaultCode() string method (faults.Coder),
+	// or faults.WithCode.
 	Code string `json:"code,omitempty" msgpack:"code,omitempty"`
 	// Type is the Go type of the handler's error, for example
 	// "*fs.PathError".
@@ -98,6 +99,13 @@ type RemoteError struct {
 	// the host; "" means the worker. It is not sent: the receiver sets it.
 	From string `json:"-" msgpack:"-"`
 }
+
+// RemoteError carries its code, class and retry hint to shared/faults.
+var (
+	_ faults.Coder       = (*RemoteError)(nil)
+	_ faults.Classifier  = (*RemoteError)(nil)
+	_ faults.RetryHinter = (*RemoteError)(nil)
+)
 
 func (e *RemoteError) Error() string {
 	from := e.From
@@ -135,8 +143,6 @@ func (e *RemoteError) Is(target error) bool {
 	return false
 }
 
-// ErrorCode returns the error's code.
-func (e *RemoteError) ErrorCode() string { return e.Code }
-
-// FaultCode returns the error's code for faults.CodeOf.
+// FaultCode returns the error's code, for faults.CodeOf (it implements
+// faults.Coder, the one code method a handler's error implements too).
 func (e *RemoteError) FaultCode() string { return e.Code }

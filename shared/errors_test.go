@@ -92,8 +92,8 @@ func TestRemoteErrorFaults(t *testing.T) {
 			if got := faults.CodeOf(err); got != tt.wantFaultCode {
 				t.Errorf("faults.CodeOf(%v) = %q, want %q", err, got, tt.wantFaultCode)
 			}
-			if got := tt.err.ErrorCode(); got != tt.err.Code {
-				t.Errorf("ErrorCode() = %q, want %q", got, tt.err.Code)
+			if got := tt.err.FaultCode(); got != tt.err.Code {
+				t.Errorf("FaultCode() = %q, want %q", got, tt.err.Code)
 			}
 		})
 	}

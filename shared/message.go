@@ -50,12 +50,14 @@ func (m Message[Req, Res]) WithCrashRetry(n int) Message[Req, Res] {
 // worker died under it (see WithCrashRetry); 0 means Reject.
 func (m Message[Req, Res]) CrashRetries() int { return m.crashRetry }
 
-// Event defines a one-way message a worker emits to its host, such as a job
-// status change.
-type Event[T any] struct{ name string }
+// EventDef defines a one-way message a worker emits to its host, such as a
+// job status change: its name and payload type, as Message defines a call.
+// The host receives each emitted event as a host.ReceivedEvent; a job's
+// status change itself is a status.Event.
+type EventDef[T any] struct{ name string }
 
 // NewEvent defines the event called name carrying a T.
-func NewEvent[T any](name string) Event[T] { return Event[T]{name: name} }
+func NewEvent[T any](name string) EventDef[T] { return EventDef[T]{name: name} }
 
 // Name returns the event name that travels in the envelope.
-func (e Event[T]) Name() string { return e.name }
+func (e EventDef[T]) Name() string { return e.name }

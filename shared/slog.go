@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/isolated-workers/isolated-workers-go/internal/metalog"
 )
 
 // FromSlog adapts a *slog.Logger to the hclog.Logger that host and worker
@@ -93,5 +94,5 @@ func (s *slogLogger) StandardLogger(opts *hclog.StandardLoggerOptions) *log.Logg
 }
 
 func (s *slogLogger) StandardWriter(opts *hclog.StandardLoggerOptions) io.Writer {
-	return standardWriter(s, opts)
+	return metalog.StandardWriter(s, opts)
 }

@@ -3,10 +3,12 @@ package shared_test
 import (
 	"bytes"
 	"log/slog"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/hashicorp/go-hclog"
+	"github.com/isolated-workers/isolated-workers-go/internal/metalog"
 	"github.com/isolated-workers/isolated-workers-go/shared"
 )
 
@@ -150,10 +152,29 @@ func TestFromSlogStandardWriter(t *testing.T) {
 // Through the meta-logger, as host and worker use it.
 func TestFromSlogUnderMetaLogger(t *testing.T) {
 	l, buf := newSlog(t, slog.LevelDebug-4)
-	m := shared.NewMetaLogger(l, hclog.Info, nil)
+	m := metalog.New(l, hclog.Info, nil)
 	m.Named("w").Debug("dropped")
 	m.Named("w").Info("kept", "k", 1)
 	if diff := cmp.Diff([]string{"level=INFO msg=kept logger=w k=1"}, lines(buf.String())); diff != "" {
 		t.Errorf("records (-want +got):\n%s", diff)
 	}
+}
+
+func logAll(l hclog.Logger) {
+	l.Trace("t")
+	l.Debug("d")
+	l.Info("i")
+	l.Warn("w")
+	l.Error("e")
+}
+
+// lines returns the non-empty lines of s.
+func lines(s string) []string {
+	var out []string
+	for l := range strings.SplitSeq(s, "\n") {
+		if l != "" {
+			out = append(out, l)
+		}
+	}
+	return out
 }

@@ -305,7 +305,7 @@ func TestCallWithoutReplyEndsSpan(t *testing.T) {
 				Handshake: testproto.Handshake,
 				// No CallTimeout: a call has only the deadline it is given.
 				Middleware: []shared.Middleware{tracing.Host(tracing.Config{TracerProvider: tr.tp})},
-				OnEvent: func(ev host.Event) {
+				OnEvent: func(ev host.ReceivedEvent) {
 					if id, ok, _ := host.DecodeEvent(ev, testproto.Started); ok {
 						select {
 						case started <- id:

@@ -175,7 +175,7 @@ func run(ctx context.Context, c *check.Checker, o options) error {
 		return err
 	}
 	defer hub.Close()
-	ws, err := statushub.NewHandler(hub, statushub.HandlerConfig{Gauges: q.Gauges})
+	ws, err := statushub.NewEndpoint(hub, statushub.EndpointConfig{Gauges: q.Gauges})
 	if err != nil {
 		return err
 	}
@@ -222,7 +222,7 @@ func run(ctx context.Context, c *check.Checker, o options) error {
 	// The host's side of a job: dispatch it to the pool. Permanent errors
 	// keep their class across the process boundary, so the queue does not
 	// retry them.
-	dispatch := action.New("dispatch", func(ctx context.Context, ac *action.Context, job protocol.Job) (protocol.Result, error) {
+	dispatch := action.New("dispatch", func(ctx context.Context, ac *action.JobInfo, job protocol.Job) (protocol.Result, error) {
 		return host.Call(shared.WithHeaders(ctx, ac.Headers), pool, protocol.Run, job)
 	})
 	counters := &action.Counters{}
@@ -292,7 +292,7 @@ func run(ctx context.Context, c *check.Checker, o options) error {
 					act = runLeftover
 					fmt.Printf("  job %s: left by an earlier run, delivery %d\n", qj.ID, qj.Attempt)
 				}
-				res, err := act.Run(ctx, &action.Context{JobID: qj.ID, WorkerID: "jobs-host", Headers: qj.Headers}, j)
+				res, err := act.Run(ctx, &action.JobInfo{JobID: qj.ID, WorkerID: "jobs-host", Headers: qj.Headers}, j)
 				mu.Lock()
 				defer mu.Unlock()
 				if err != nil {

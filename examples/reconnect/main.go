@@ -78,7 +78,7 @@ func run(c *check.Checker, workerPath string) error {
 			},
 			MaxDelay: 50 * time.Millisecond,
 		},
-		OnEvent: func(ev host.Event) {
+		OnEvent: func(ev host.ReceivedEvent) {
 			if _, ok, _ := host.DecodeEvent(ev, protocol.SleepStarted); ok {
 				select {
 				case sleepSeen <- struct{}{}:
@@ -170,7 +170,7 @@ func run(c *check.Checker, workerPath string) error {
 	c.That(errors.Is(err, host.ErrWorkerTerminated), "5. Reconnect to the exited worker -> %v, want ErrWorkerTerminated", err)
 	w.Close()
 
-	// The default, plugin.Shutdown: the worker exits as soon as its host
+	// The default, plugin.ExitOnDisconnect: the worker exits as soon as its host
 	// disconnects, so that no worker is ever orphaned; Reconnect says so.
 	w2, err := host.Start(ctx, host.Config{Cmd: exec.Command(workerPath), Handshake: protocol.Handshake})
 	if err != nil {

@@ -51,7 +51,7 @@ func run(c *check.Checker, workerPath string, lines int) error {
 	w, err := host.Start(ctx, host.Config{
 		Cmd:       exec.Command(workerPath),
 		Handshake: protocol.Handshake,
-		OnEvent: func(ev host.Event) {
+		OnEvent: func(ev host.ReceivedEvent) {
 			if p, ok, _ := host.DecodeEvent(ev, protocol.ProgressEvent); ok {
 				fmt.Printf("   progress: %d of %d lines (%d%%)\n", p.Sent, p.Total, p.Sent*100/p.Total)
 				mu.Lock()

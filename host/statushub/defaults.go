@@ -3,7 +3,7 @@ package statushub
 import "time"
 
 // Defaults for the status hub and its WebSocket endpoint, in one place. A zero
-// field in HubConfig or HandlerConfig means the default below. The retry
+// field in HubConfig or EndpointConfig means the default below. The retry
 // defaults (attempts, base and max delay, jitter) live with the retry policy in
 // package shared/retry, not here.
 const (
@@ -28,22 +28,22 @@ const (
 	DefaultMaxJobs = 10000
 
 	// DefaultMaxClients is how many WebSocket clients may be connected at once;
-	// further connection attempts get HTTP 503 (HandlerConfig.MaxClients).
+	// further connection attempts get HTTP 503 (EndpointConfig.MaxClients).
 	DefaultMaxClients = 64
 
 	// DefaultRatePerSecond is the sustained number of messages per second sent
-	// to one WebSocket client (HandlerConfig.RatePerSecond). Events beyond it
+	// to one WebSocket client (EndpointConfig.RatePerSecond). Events beyond it
 	// are coalesced: only the latest event of each job is kept and sent when
 	// the budget allows.
 	DefaultRatePerSecond = 200.0
 
 	// DefaultBurst is how many messages a WebSocket client may receive at once
-	// above the sustained rate, after a quiet period (HandlerConfig.Burst).
+	// above the sustained rate, after a quiet period (EndpointConfig.Burst).
 	DefaultBurst = 100
 
 	// DefaultWriteTimeout is how long a WebSocket client may leave a message
 	// untaken: a client that has stopped reading for this long is
-	// disconnected and counted as slow (HandlerConfig.WriteTimeout). A
+	// disconnected and counted as slow (EndpointConfig.WriteTimeout). A
 	// reading client takes a small message at once, so 5 s leaves room for a
 	// busy browser tab or a stalled network without keeping a dead client's
 	// connection for long.

@@ -46,13 +46,13 @@
 // Wiring a hub, its endpoint and the page into a host:
 //
 //	hub, _ := statushub.NewHub(statushub.HubConfig{})
-//	ws, _ := statushub.NewHandler(hub, statushub.HandlerConfig{})
+//	ws, _ := statushub.NewEndpoint(hub, statushub.EndpointConfig{})
 //	defer ws.Close()                                    // the http.Server does not track hijacked WebSocket connections
 //	mux.Handle("/status/", statushub.PageHandler("ws")) // the live page; "ws" resolves to /status/ws
 //	mux.Handle("/status/ws", ws)
 //	w, _ := host.Start(ctx, host.Config{Cmd: cmd, Handshake: hs, Status: hub})
 //
-// NewHandler returns an http.Handler that upgrades requests to WebSocket
+// NewEndpoint returns an http.Handler that upgrades requests to WebSocket
 // connections (github.com/coder/websocket) and sends one JSON text message
 // per Event (its fields: package shared/status, "Event JSON"):
 //
@@ -60,7 +60,7 @@
 //     every job the hub knows (at most HubConfig.MaxJobs, least recently
 //     updated first), sent without rate limiting, then live events.
 //     Snapshot and live stream are taken atomically: no event is missed or
-//     sent twice. HandlerConfig.SkipSnapshot turns the snapshot off.
+//     sent twice. EndpointConfig.SkipSnapshot turns the snapshot off.
 //   - A plain GET (or HEAD) of the same URL, without Upgrade: websocket,
 //     returns the snapshot as one JSON array (curl
 //     http://localhost:8080/status/ws); it does not count against the
@@ -73,9 +73,9 @@
 //
 // Per client it enforces:
 //
-//   - a connection limit (HandlerConfig.MaxClients, default 64): further
+//   - a connection limit (EndpointConfig.MaxClients, default 64): further
 //     clients get HTTP 503 with a plain-text body saying why: too many
-//     status clients: 64 are connected, the limit (HandlerConfig.MaxClients)
+//     status clients: 64 are connected, the limit (EndpointConfig.MaxClients)
 //     is 64; close another status page or try again later;
 //   - bursts are absorbed: the hub puts each event into the client's own
 //     queue without waiting. Once more than HubConfig.SubscriberBuffer
@@ -85,18 +85,18 @@
 //     a non-terminal one. A client that reads therefore always converges on
 //     every job's current state, never loses a terminal event to a later
 //     non-terminal one, but may skip intermediate states
-//     (HandlerStats.Coalesced). Events published in a tight loop (10,000 in
+//     (EndpointStats.Coalesced). Events published in a tight loop (10,000 in
 //     the tests) reach a reading client with every job's final state. The
 //     queue is bounded by jobs, not events: a client with more distinct
 //     jobs waiting than HubConfig.MaxJobs is disconnected and counted in
-//     HandlerStats.SlowDropped;
-//   - a message rate (HandlerConfig.RatePerSecond, default 200 a second;
+//     EndpointStats.SlowDropped;
+//   - a message rate (EndpointConfig.RatePerSecond, default 200 a second;
 //     Burst, default 100): events within the rate are sent one by one, in
 //     order; above it they wait, coalescing;
-//   - a stall limit (HandlerConfig.WriteTimeout, default 5s): only a client
+//   - a stall limit (EndpointConfig.WriteTimeout, default 5s): only a client
 //     that has stopped reading is disconnected, without a close handshake,
 //     when a message has waited that long to be taken. It is counted in
-//     HandlerStats.SlowDropped and reported to HandlerConfig.OnDrop.
+//     EndpointStats.SlowDropped and reported to EndpointConfig.OnDrop.
 //     Reconnecting gives a fresh snapshot; the bundled page does so with
 //     backoff.
 //
@@ -108,7 +108,7 @@
 // DefaultWriteTimeout). Retry defaults live in package shared/retry, the
 // breaker and dead-letter defaults in package shared/action.
 //
-//	HandlerConfig   default  meaning
+//	EndpointConfig   default  meaning
 //	MaxClients      64       clients connected at once; more get HTTP 503
 //	RatePerSecond   200      sustained messages per second per client; math.Inf(1) means no limit
 //	Burst           100      messages a client may get at once above the rate after a quiet period
@@ -131,7 +131,7 @@
 //	                           subscription; must not call Hub.Close
 //
 // Counters: Hub.Stats ([HubStats]: Published, Delivered, Coalesced,
-// Dropped, Subscribers) and Handler.Stats ([HandlerStats]: Clients,
+// Dropped, Subscribers) and Endpoint.Stats ([EndpointStats]: Clients,
 // Accepted, Rejected, SlowDropped, Sent, Coalesced).
 //
 // # The status page
@@ -149,7 +149,7 @@
 //
 // # Concurrency contract
 //
-// Every method of Hub, Subscription and Handler is safe for concurrent use.
+// Every method of Hub, Subscription and Endpoint is safe for concurrent use.
 //
 //   - Publish calls are serialised by the hub: all subscribers see events in
 //     the same order, and events published by one goroutine (such as all
@@ -163,7 +163,7 @@
 //     lock: they must be fast and must not call Hub or Subscription methods.
 //     HubConfig.OnDrop runs without the lock, on the publishing goroutine or
 //     the dropped subscription's own, and must return quickly and not call
-//     Hub.Close. HandlerConfig.OnDrop runs on the dropped client's goroutine.
+//     Hub.Close. EndpointConfig.OnDrop runs on the dropped client's goroutine.
 //   - The hub shares each Event (its Headers map and Data slice included)
 //     with every subscriber: nobody may modify an event after Publish.
 //   - A Subscription's channel is closed exactly once, when it ends; Err then
@@ -176,11 +176,11 @@
 //   - On the WebSocket, each job's events arrive in publish order; events of
 //     different jobs may be reordered relative to each other only by
 //     coalescing.
-//   - Handler.Close disconnects every client with close status 1001 (going
+//   - Endpoint.Close disconnects every client with close status 1001 (going
 //     away), refuses new clients with HTTP 503, and returns when every
 //     goroutine it started has ended. A client gets up to 5 s (the
 //     coder/websocket limit) to complete the close handshake. Closing the hub
 //     also ends every WebSocket connection with status 1001. The
 //     http.Server does not track hijacked connections, so call
-//     Handler.Close on shutdown.
+//     Endpoint.Close on shutdown.
 package statushub

@@ -15,6 +15,6 @@ var (
 	ErrHubClosed = errors.New("status hub closed")
 
 	// ErrInvalidConfig is wrapped by HubConfig.Validate and
-	// HandlerConfig.Validate.
+	// EndpointConfig.Validate.
 	ErrInvalidConfig = errors.New("invalid configuration")
 )

@@ -49,15 +49,15 @@ func ExampleHub() {
 	// {Published:2 Delivered:1 Coalesced:0 Dropped:0 Subscribers:0}
 }
 
-// NewHandler streams the hub's events to WebSocket clients as JSON, one event
+// NewEndpoint streams the hub's events to WebSocket clients as JSON, one event
 // per message, starting with the snapshot.
-func ExampleNewHandler() {
+func ExampleNewEndpoint() {
 	hub, err := statushub.NewHub(statushub.HubConfig{})
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer hub.Close()
-	ws, err := statushub.NewHandler(hub, statushub.HandlerConfig{})
+	ws, err := statushub.NewEndpoint(hub, statushub.EndpointConfig{})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -92,7 +92,7 @@ func ExamplePageHandler() {
 		log.Fatal(err)
 	}
 	defer hub.Close()
-	ws, err := statushub.NewHandler(hub, statushub.HandlerConfig{})
+	ws, err := statushub.NewEndpoint(hub, statushub.EndpointConfig{})
 	if err != nil {
 		log.Fatal(err)
 	}

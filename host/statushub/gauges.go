@@ -9,7 +9,7 @@ import (
 
 // Gauge is a named number the status page shows above the job table, such
 // as a job queue's depth, the jobs in flight or the dead letters. The hub
-// knows nothing of where it comes from: HandlerConfig.Gauges supplies it.
+// knows nothing of where it comes from: EndpointConfig.Gauges supplies it.
 type Gauge struct {
 	Name  string `json:"name"`
 	Value int64  `json:"value"`
@@ -20,14 +20,14 @@ type Gauge struct {
 // on the page in place of the gauges.
 type GaugesFunc func(ctx context.Context) ([]Gauge, error)
 
-// DefaultGaugesTimeout bounds one call of HandlerConfig.Gauges, so a slow
+// DefaultGaugesTimeout bounds one call of EndpointConfig.Gauges, so a slow
 // source (a queue engine that is down) cannot pile up requests.
 const DefaultGaugesTimeout = 2 * time.Second
 
 // serveGauges answers GET <endpoint>?gauges: a JSON object
 // {"gauges":[{"name":...,"value":...}]} or {"error":"..."}; 404 when the
-// handler has no Gauges.
-func (h *Handler) serveGauges(w http.ResponseWriter, r *http.Request) {
+// endpoint has no Gauges.
+func (h *Endpoint) serveGauges(w http.ResponseWriter, r *http.Request) {
 	if h.cfg.Gauges == nil {
 		http.Error(w, "status endpoint: no gauges configured", http.StatusNotFound)
 		return

@@ -41,7 +41,7 @@ func TestHandlerGaugesOverGET(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer hub.Close()
-			h, err := NewHandler(hub, HandlerConfig{Gauges: tt.gauges})
+			h, err := NewEndpoint(hub, EndpointConfig{Gauges: tt.gauges})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -21,7 +21,7 @@ type HubConfig struct {
 	// coalesce to the latest event of each job (a waiting COMPLETED or
 	// FAILED is never replaced by a non-terminal event). A subscriber that
 	// reads is never disconnected for a burst. For a WebSocket client
-	// (NewHandler) it is how many events may wait before its queue
+	// (NewEndpoint) it is how many events may wait before its queue
 	// coalesces. Default DefaultSubscriberBuffer (256).
 	SubscriberBuffer int
 
@@ -30,7 +30,7 @@ type HubConfig struct {
 	// this long is disconnected (Err returns ErrSlowSubscriber, counted in
 	// HubStats.Dropped, reported to OnDrop). Default DefaultStallTimeout
 	// (5s). WebSocket clients have their own limit,
-	// HandlerConfig.WriteTimeout.
+	// EndpointConfig.WriteTimeout.
 	StallTimeout time.Duration
 
 	// MaxJobs bounds the per-job snapshot returned by Hub.Snapshot; the job
@@ -92,7 +92,7 @@ type HubStats struct {
 	Delivered uint64
 	// Coalesced counts events a Subscription never received because a later
 	// event of the same job replaced them while they waited (WebSocket
-	// clients count theirs in HandlerStats.Coalesced).
+	// clients count theirs in EndpointStats.Coalesced).
 	Coalesced uint64
 	// Dropped counts subscriptions disconnected because they were too slow:
 	// they stopped reading for StallTimeout, or more than MaxJobs jobs were

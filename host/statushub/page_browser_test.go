@@ -27,9 +27,9 @@ func TestPageInBrowser(t *testing.T) {
 	bin := browser.Require(t)
 
 	hub := newTestHub(t, HubConfig{})
-	h, err := NewHandler(hub, HandlerConfig{})
+	h, err := NewEndpoint(hub, EndpointConfig{})
 	if err != nil {
-		t.Fatalf("NewHandler() = %v", err)
+		t.Fatalf("NewEndpoint() = %v", err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/status/", PageHandler("ws")) // relative: resolves to /status/ws

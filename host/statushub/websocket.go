@@ -18,10 +18,10 @@ import (
 	"github.com/isolated-workers/isolated-workers-go/shared/status"
 )
 
-// HandlerConfig configures the WebSocket endpoint returned by NewHandler. The
+// EndpointConfig configures the WebSocket endpoint returned by NewEndpoint. The
 // zero value is valid: every zero field means the default documented in
 // defaults.go.
-type HandlerConfig struct {
+type EndpointConfig struct {
 	// MaxClients is how many WebSocket clients may be connected at once.
 	// Further connection attempts get HTTP 503 Service Unavailable with a
 	// plain-text body saying so. Default DefaultMaxClients (64).
@@ -46,7 +46,7 @@ type HandlerConfig struct {
 	// that is waiting for it: a write that has not completed in this time
 	// means the client has stopped reading (a reading client drains a small
 	// message at once), so the client is disconnected without a close
-	// handshake, counted in HandlerStats.SlowDropped and reported to OnDrop.
+	// handshake, counted in EndpointStats.SlowDropped and reported to OnDrop.
 	// A client that reads, however far it falls behind a burst, is not
 	// disconnected for it: its waiting events are coalesced instead (only
 	// more distinct jobs waiting than HubConfig.MaxJobs drop it). Default
@@ -54,7 +54,7 @@ type HandlerConfig struct {
 	WriteTimeout time.Duration
 
 	// OnDrop, if set, is called once for every client disconnected as slow
-	// (see HandlerStats.SlowDropped), with its subscriber ID (as in the log)
+	// (see EndpointStats.SlowDropped), with its subscriber ID (as in the log)
 	// and a human-readable reason, after the connection is closed. It runs on
 	// the client's own goroutine and must return quickly.
 	OnDrop func(subscriberID, reason string)
@@ -77,7 +77,7 @@ type HandlerConfig struct {
 }
 
 // Validate reports whether c is usable. Errors wrap ErrInvalidConfig.
-func (c HandlerConfig) Validate() error {
+func (c EndpointConfig) Validate() error {
 	switch {
 	case c.MaxClients < 0:
 		return fmt.Errorf("status websocket config: MaxClients is %d, want >= 0 (0 means %d): %w",
@@ -95,7 +95,7 @@ func (c HandlerConfig) Validate() error {
 	return nil
 }
 
-func (c HandlerConfig) withDefaults() HandlerConfig {
+func (c EndpointConfig) withDefaults() EndpointConfig {
 	if c.MaxClients == 0 {
 		c.MaxClients = DefaultMaxClients
 	}
@@ -111,14 +111,14 @@ func (c HandlerConfig) withDefaults() HandlerConfig {
 	return c
 }
 
-// HandlerStats is a point-in-time view of a Handler's counters.
-type HandlerStats struct {
+// EndpointStats is a point-in-time view of a Endpoint's counters.
+type EndpointStats struct {
 	// Clients is the number of WebSocket clients connected now.
 	Clients int
 	// Accepted counts WebSocket connections accepted.
 	Accepted uint64
 	// Rejected counts connection attempts refused with HTTP 503 because
-	// MaxClients clients were connected (or the handler was closed).
+	// MaxClients clients were connected (or the endpoint was closed).
 	Rejected uint64
 	// SlowDropped counts clients disconnected for being too slow: a write
 	// took longer than WriteTimeout (the client stopped reading), or more
@@ -132,11 +132,13 @@ type HandlerStats struct {
 	Coalesced uint64
 }
 
-// Handler is the WebSocket endpoint that streams a Hub's events as JSON text
-// messages, one Event per message. It implements http.Handler.
-type Handler struct {
+// Endpoint is the WebSocket endpoint that streams a Hub's events as JSON
+// text messages, one Event per message. It implements http.Handler; it is
+// called Endpoint so it is not mistaken for plugin.Handler and host.Handler,
+// which register message handlers.
+type Endpoint struct {
 	hub        *Hub
-	cfg        HandlerConfig
+	cfg        EndpointConfig
 	coalesceAt int // a client's queue coalesces above this many events: the hub's SubscriberBuffer
 	maxPending int // a client is dropped above this many waiting jobs: the hub's MaxJobs
 	log        hclog.Logger
@@ -156,12 +158,12 @@ type Handler struct {
 	coalesced   atomic.Uint64
 }
 
-var _ http.Handler = (*Handler)(nil)
+var _ http.Handler = (*Endpoint)(nil)
 
-// NewHandler returns the WebSocket endpoint for hub, or an error wrapping
+// NewEndpoint returns the WebSocket endpoint for hub, or an error wrapping
 // ErrInvalidConfig. Call Close to disconnect its clients when shutting down;
 // the http.Server does not track hijacked WebSocket connections.
-func NewHandler(hub *Hub, cfg HandlerConfig) (*Handler, error) {
+func NewEndpoint(hub *Hub, cfg EndpointConfig) (*Endpoint, error) {
 	if hub == nil {
 		return nil, fmt.Errorf("status websocket: hub is nil: %w", ErrInvalidConfig)
 	}
@@ -169,7 +171,7 @@ func NewHandler(hub *Hub, cfg HandlerConfig) (*Handler, error) {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Handler{
+	return &Endpoint{
 		hub:        hub,
 		cfg:        cfg.withDefaults(),
 		coalesceAt: hub.cfg.SubscriberBuffer,
@@ -180,12 +182,12 @@ func NewHandler(hub *Hub, cfg HandlerConfig) (*Handler, error) {
 	}, nil
 }
 
-// Stats returns the handler's counters.
-func (h *Handler) Stats() HandlerStats {
+// Stats returns the endpoint's counters.
+func (h *Endpoint) Stats() EndpointStats {
 	h.mu.Lock()
 	n := h.clients
 	h.mu.Unlock()
-	return HandlerStats{
+	return EndpointStats{
 		Clients:     n,
 		Accepted:    h.accepted.Load(),
 		Rejected:    h.rejected.Load(),
@@ -199,7 +201,7 @@ func (h *Handler) Stats() HandlerStats {
 // refuses new connections with HTTP 503, and returns when every connection's
 // goroutines have ended. It is idempotent. A client that is in the middle of a
 // stalled write is disconnected without a close handshake.
-func (h *Handler) Close() {
+func (h *Endpoint) Close() {
 	h.mu.Lock()
 	h.closed = true
 	h.mu.Unlock()
@@ -208,14 +210,14 @@ func (h *Handler) Close() {
 }
 
 // ServeHTTP upgrades the request to a WebSocket and streams events until the
-// client goes away, is too slow, or the hub or handler is closed.
+// client goes away, is too slow, or the hub or endpoint is closed.
 //
 // A plain GET (or HEAD) without an Upgrade: websocket header gets the hub's
 // current snapshot instead, as one JSON array of events (the same objects as
 // the WebSocket messages), least recently updated job first. The status page
 // loads it before connecting, and it is handy with curl. It does not count
 // against MaxClients.
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (h *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !isWebSocketUpgrade(r) && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
 		if r.URL.Query().Has("gauges") {
 			h.serveGauges(w, r)
@@ -252,7 +254,7 @@ func isWebSocketUpgrade(r *http.Request) bool {
 	return false
 }
 
-func (h *Handler) serveSnapshot(w http.ResponseWriter) {
+func (h *Endpoint) serveSnapshot(w http.ResponseWriter) {
 	snap := h.hub.Snapshot()
 	b, err := json.Marshal(snap)
 	if err != nil {
@@ -270,14 +272,14 @@ func (h *Handler) serveSnapshot(w http.ResponseWriter) {
 	w.Write(b)
 }
 
-func (h *Handler) admit() (rejection string, ok bool) {
+func (h *Endpoint) admit() (rejection string, ok bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
 		return "status websocket endpoint is shutting down", false
 	}
 	if h.clients >= h.cfg.MaxClients {
-		return fmt.Sprintf("too many status clients: %d are connected, the limit (HandlerConfig.MaxClients) is %d; close another status page or try again later",
+		return fmt.Sprintf("too many status clients: %d are connected, the limit (EndpointConfig.MaxClients) is %d; close another status page or try again later",
 			h.clients, h.cfg.MaxClients), false
 	}
 	h.clients++
@@ -285,7 +287,7 @@ func (h *Handler) admit() (rejection string, ok bool) {
 	return "", true
 }
 
-func (h *Handler) release() {
+func (h *Endpoint) release() {
 	h.mu.Lock()
 	h.clients--
 	h.mu.Unlock()
@@ -297,7 +299,7 @@ func (h *Handler) release() {
 // writer (the request goroutine). Neither waits for the other: the hub only
 // appends or coalesces, and the writer only pops.
 type client struct {
-	handler    *Handler
+	handler    *Endpoint
 	coalesceAt int           // coalesce once more events than this are waiting
 	maxPending int           // drop the client once more jobs than this are waiting
 	signal     chan struct{} // wakes the writer; capacity 1
@@ -357,13 +359,13 @@ type slowError struct{ reason string }
 func (e *slowError) Error() string { return "status client too slow: " + e.reason }
 
 // goingAwayError is how run reports that the server side is ending the
-// connection in an orderly way (hub or handler closed).
+// connection in an orderly way (hub or endpoint closed).
 type goingAwayError struct{ reason string }
 
 func (e *goingAwayError) Error() string { return e.reason }
 
 // serve runs one connection to its end and closes it.
-func (h *Handler) serve(conn *websocket.Conn, remote string) {
+func (h *Endpoint) serve(conn *websocket.Conn, remote string) {
 	// CloseRead answers pings and the close handshake; its context ends when
 	// the connection does. Clients are not expected to send data messages.
 	readCtx := conn.CloseRead(context.Background())
@@ -408,7 +410,7 @@ func (h *Handler) serve(conn *websocket.Conn, remote string) {
 
 // run writes the snapshot and then live events until the connection must
 // end, and returns why.
-func (h *Handler) run(conn *websocket.Conn, c *client, sub *Subscription, snap []status.Event, readCtx context.Context) error {
+func (h *Endpoint) run(conn *websocket.Conn, c *client, sub *Subscription, snap []status.Event, readCtx context.Context) error {
 	for _, ev := range snap {
 		if err := h.write(conn, c, ev); err != nil {
 			return err
@@ -462,7 +464,7 @@ func (c *client) overflowError() error {
 
 // flush writes waiting events while the rate budget allows. It returns how
 // long to wait for the next token if events are still waiting.
-func (h *Handler) flush(conn *websocket.Conn, c *client, bucket *tokenBucket) (time.Duration, error) {
+func (h *Endpoint) flush(conn *websocket.Conn, c *client, bucket *tokenBucket) (time.Duration, error) {
 	for {
 		c.mu.Lock()
 		if c.queue.len() == 0 {
@@ -488,7 +490,7 @@ func (h *Handler) flush(conn *websocket.Conn, c *client, bucket *tokenBucket) (t
 // write sends ev as one JSON text message within WriteTimeout. A write that
 // times out is reported as a slowError. An event that cannot be encoded is
 // logged and skipped.
-func (h *Handler) write(conn *websocket.Conn, c *client, ev status.Event) error {
+func (h *Endpoint) write(conn *websocket.Conn, c *client, ev status.Event) error {
 	b, err := json.Marshal(ev)
 	if err != nil {
 		// Only invalid Data can fail to encode; one bad event must not cost
@@ -508,7 +510,7 @@ func (h *Handler) write(conn *websocket.Conn, c *client, ev status.Event) error 
 		case errors.Is(ctx.Err(), context.DeadlineExceeded):
 			// Checked on our context, not err: when the deadline closes the
 			// connection, coder/websocket may report net.ErrClosed instead.
-			return &slowError{reason: fmt.Sprintf("writing one message took longer than %v (HandlerConfig.WriteTimeout)", h.cfg.WriteTimeout)}
+			return &slowError{reason: fmt.Sprintf("writing one message took longer than %v (EndpointConfig.WriteTimeout)", h.cfg.WriteTimeout)}
 		case h.ctx.Err() != nil:
 			return &goingAwayError{reason: "status endpoint shutting down"}
 		}

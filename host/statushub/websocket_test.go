@@ -28,20 +28,20 @@ const guard = 20 * time.Second
 
 type testServer struct {
 	hub     *Hub
-	handler *Handler
+	handler *Endpoint
 	srv     *httptest.Server
 	wsURL   string
 }
 
-// startServer serves a Handler for a new hub on a real loopback socket. If
+// startServer serves a Endpoint for a new hub on a real loopback socket. If
 // smallFirst, the first accepted connection gets a 4 KiB kernel send buffer,
 // so that a client that does not read stalls the server's writes quickly.
-func startServer(t *testing.T, hubCfg HubConfig, cfg HandlerConfig, smallFirst bool) *testServer {
+func startServer(t *testing.T, hubCfg HubConfig, cfg EndpointConfig, smallFirst bool) *testServer {
 	t.Helper()
 	hub := newTestHub(t, hubCfg)
-	h, err := NewHandler(hub, cfg)
+	h, err := NewEndpoint(hub, cfg)
 	if err != nil {
-		t.Fatalf("NewHandler(%+v) = %v", cfg, err)
+		t.Fatalf("NewEndpoint(%+v) = %v", cfg, err)
 	}
 	srv := httptest.NewUnstartedServer(h)
 	if smallFirst {
@@ -148,16 +148,16 @@ func waitSubscribers(t *testing.T, hub *Hub, n int) {
 func TestHandlerConfigValidate(t *testing.T) {
 	tests := []struct {
 		name    string
-		cfg     HandlerConfig
+		cfg     EndpointConfig
 		wantErr bool
 	}{
-		{name: "zero value", cfg: HandlerConfig{}},
-		{name: "no rate limit", cfg: HandlerConfig{RatePerSecond: math.Inf(1)}},
-		{name: "negative max clients", cfg: HandlerConfig{MaxClients: -1}, wantErr: true},
-		{name: "negative rate", cfg: HandlerConfig{RatePerSecond: -1}, wantErr: true},
-		{name: "NaN rate", cfg: HandlerConfig{RatePerSecond: math.NaN()}, wantErr: true},
-		{name: "negative burst", cfg: HandlerConfig{Burst: -1}, wantErr: true},
-		{name: "negative write timeout", cfg: HandlerConfig{WriteTimeout: -time.Second}, wantErr: true},
+		{name: "zero value", cfg: EndpointConfig{}},
+		{name: "no rate limit", cfg: EndpointConfig{RatePerSecond: math.Inf(1)}},
+		{name: "negative max clients", cfg: EndpointConfig{MaxClients: -1}, wantErr: true},
+		{name: "negative rate", cfg: EndpointConfig{RatePerSecond: -1}, wantErr: true},
+		{name: "NaN rate", cfg: EndpointConfig{RatePerSecond: math.NaN()}, wantErr: true},
+		{name: "negative burst", cfg: EndpointConfig{Burst: -1}, wantErr: true},
+		{name: "negative write timeout", cfg: EndpointConfig{WriteTimeout: -time.Second}, wantErr: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -170,13 +170,13 @@ func TestHandlerConfigValidate(t *testing.T) {
 			}
 		})
 	}
-	if _, err := NewHandler(nil, HandlerConfig{}); !errors.Is(err, ErrInvalidConfig) {
-		t.Errorf("NewHandler(nil hub) = %v, want ErrInvalidConfig", err)
+	if _, err := NewEndpoint(nil, EndpointConfig{}); !errors.Is(err, ErrInvalidConfig) {
+		t.Errorf("NewEndpoint(nil hub) = %v, want ErrInvalidConfig", err)
 	}
 }
 
 func TestWebSocketStreamsInOrderPerJob(t *testing.T) {
-	ts := startServer(t, HubConfig{}, HandlerConfig{}, false)
+	ts := startServer(t, HubConfig{}, EndpointConfig{}, false)
 	c := dial(t, ts.wsURL, nil, false)
 	waitSubscribers(t, ts.hub, 1)
 
@@ -213,7 +213,7 @@ func TestWebSocketStreamsInOrderPerJob(t *testing.T) {
 }
 
 func TestWebSocketMaxClients(t *testing.T) {
-	ts := startServer(t, HubConfig{}, HandlerConfig{MaxClients: 1}, false)
+	ts := startServer(t, HubConfig{}, EndpointConfig{MaxClients: 1}, false)
 	dial(t, ts.wsURL, nil, false)
 	waitSubscribers(t, ts.hub, 1)
 
@@ -226,7 +226,7 @@ func TestWebSocketMaxClients(t *testing.T) {
 		t.Fatalf("second Dial response = %v, want status 503", resp)
 	}
 	body, _ := io.ReadAll(resp.Body)
-	const wantBody = "too many status clients: 1 are connected, the limit (HandlerConfig.MaxClients) is 1; close another status page or try again later\n"
+	const wantBody = "too many status clients: 1 are connected, the limit (EndpointConfig.MaxClients) is 1; close another status page or try again later\n"
 	if string(body) != wantBody {
 		t.Errorf("503 body = %q, want %q", body, wantBody)
 	}
@@ -248,7 +248,7 @@ func TestWebSocketOriginPatterns(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ts := startServer(t, HubConfig{}, HandlerConfig{OriginPatterns: tt.patterns}, false)
+			ts := startServer(t, HubConfig{}, EndpointConfig{OriginPatterns: tt.patterns}, false)
 			h := http.Header{}
 			if tt.origin != "" {
 				h.Set("Origin", tt.origin)
@@ -277,7 +277,7 @@ func TestWebSocketStalledClientDropped(t *testing.T) {
 	drops := make(chan drop, 2)
 	ts := startServer(t,
 		HubConfig{},
-		HandlerConfig{
+		EndpointConfig{
 			RatePerSecond: math.Inf(1),
 			WriteTimeout:  500 * time.Millisecond,
 			OnDrop:        func(id, reason string) { drops <- drop{id, reason} },
@@ -369,7 +369,7 @@ func TestWebSocketStalledClientDropped(t *testing.T) {
 // client's rate: the client receives fewer messages, in order, ending with
 // the job's final state.
 func TestWebSocketRateLimitCoalesces(t *testing.T) {
-	ts := startServer(t, HubConfig{}, HandlerConfig{RatePerSecond: 20, Burst: 1}, false)
+	ts := startServer(t, HubConfig{}, EndpointConfig{RatePerSecond: 20, Burst: 1}, false)
 	c := dial(t, ts.wsURL, nil, false)
 	waitSubscribers(t, ts.hub, 1)
 
@@ -412,7 +412,7 @@ func TestWebSocketRateLimitCoalesces(t *testing.T) {
 func TestWebSocketSnapshotOnConnect(t *testing.T) {
 	tests := []struct {
 		name string
-		cfg  HandlerConfig
+		cfg  EndpointConfig
 		want []status.Event
 	}{
 		{
@@ -421,7 +421,7 @@ func TestWebSocketSnapshotOnConnect(t *testing.T) {
 		},
 		{
 			name: "SkipSnapshot sends only live",
-			cfg:  HandlerConfig{SkipSnapshot: true},
+			cfg:  EndpointConfig{SkipSnapshot: true},
 			want: []status.Event{ev("c", status.Pending, 0)},
 		},
 	}
@@ -447,7 +447,7 @@ func TestWebSocketSnapshotOnConnect(t *testing.T) {
 }
 
 func TestWebSocketSkipsUnencodableEvent(t *testing.T) {
-	ts := startServer(t, HubConfig{}, HandlerConfig{}, false)
+	ts := startServer(t, HubConfig{}, EndpointConfig{}, false)
 	c := dial(t, ts.wsURL, nil, false)
 	waitSubscribers(t, ts.hub, 1)
 
@@ -471,11 +471,11 @@ func TestWebSocketClosed(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ts := startServer(t, HubConfig{}, HandlerConfig{}, false)
+			ts := startServer(t, HubConfig{}, EndpointConfig{}, false)
 			c := dial(t, ts.wsURL, nil, false)
 			waitSubscribers(t, ts.hub, 1)
 
-			// Read concurrently: Handler.Close waits for the close handshake.
+			// Read concurrently: Endpoint.Close waits for the close handshake.
 			read := make(chan error, 1)
 			go func() {
 				_, _, err := c.Read(context.Background())
@@ -492,21 +492,21 @@ func TestWebSocketClosed(t *testing.T) {
 }
 
 func TestWebSocketRefusedAfterHandlerClose(t *testing.T) {
-	ts := startServer(t, HubConfig{}, HandlerConfig{}, false)
+	ts := startServer(t, HubConfig{}, EndpointConfig{}, false)
 	ts.handler.Close()
 	ts.handler.Close() // idempotent
 	c, resp, err := tryDial(t, ts.wsURL, nil, false)
 	if err == nil {
 		c.CloseNow()
-		t.Fatal("Dial after Handler.Close succeeded, want HTTP 503")
+		t.Fatal("Dial after Endpoint.Close succeeded, want HTTP 503")
 	}
 	if resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
-		t.Errorf("Dial after Handler.Close: response %v, want status 503", resp)
+		t.Errorf("Dial after Endpoint.Close: response %v, want status 503", resp)
 	}
 }
 
 func TestHandlerSnapshotOverGET(t *testing.T) {
-	ts := startServer(t, HubConfig{}, HandlerConfig{MaxClients: 1}, false)
+	ts := startServer(t, HubConfig{}, EndpointConfig{MaxClients: 1}, false)
 	t.Cleanup(http.DefaultClient.CloseIdleConnections)
 	tests := []struct {
 		name    string
@@ -576,7 +576,7 @@ func TestWebSocketBurstReachesReadingClient(t *testing.T) {
 	var hubDrops, clientDrops atomic.Int64
 	ts := startServer(t,
 		HubConfig{OnDrop: func(string, string) { hubDrops.Add(1) }},
-		HandlerConfig{OnDrop: func(string, string) { clientDrops.Add(1) }},
+		EndpointConfig{OnDrop: func(string, string) { clientDrops.Add(1) }},
 		false)
 	c := dial(t, ts.wsURL, nil, false)
 	waitSubscribers(t, ts.hub, 1)
@@ -644,7 +644,7 @@ func TestWebSocketTooManyJobsWaitingDropsClient(t *testing.T) {
 	reasons := make(chan string, 1)
 	ts := startServer(t,
 		HubConfig{MaxJobs: 10, SubscriberBuffer: 4},
-		HandlerConfig{RatePerSecond: 0.001, Burst: 1, OnDrop: func(_, reason string) { reasons <- reason }},
+		EndpointConfig{RatePerSecond: 0.001, Burst: 1, OnDrop: func(_, reason string) { reasons <- reason }},
 		false)
 	c := dial(t, ts.wsURL, nil, false)
 	waitSubscribers(t, ts.hub, 1)

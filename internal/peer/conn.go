@@ -14,8 +14,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/yamux"
-	"github.com/isolated-workers/isolated-workers-go/handshake"
 	"github.com/isolated-workers/isolated-workers-go/internal/frame"
+	"github.com/isolated-workers/isolated-workers-go/internal/handshakewire"
 	"github.com/isolated-workers/isolated-workers-go/internal/ratelog"
 	"github.com/isolated-workers/isolated-workers-go/internal/wire"
 	"github.com/isolated-workers/isolated-workers-go/shared"
@@ -74,7 +74,7 @@ type Config struct {
 	// OnControl is called for each control message from the peer, and once
 	// with a non-nil err when the control stream ends. The Conn stops
 	// reading the control stream when it returns true.
-	OnControl func(m handshake.Control, err error) (stop bool)
+	OnControl func(m handshakewire.Control, err error) (stop bool)
 	// OnEnd is called once when the session has ended, before the Conn
 	// waits for its goroutines.
 	OnEnd func()
@@ -341,7 +341,7 @@ func (c *Conn) lost(cause error) {
 
 // SendControl writes one control message, waiting at most timeout.
 func (c *Conn) SendControl(op, reason string, timeout time.Duration) error {
-	b, _ := json.Marshal(handshake.Control{Op: op, Reason: reason})
+	b, _ := json.Marshal(handshakewire.Control{Op: op, Reason: reason})
 	c.control.SetWriteDeadline(time.Now().Add(timeout))
 	_, err := c.control.Write(append(b, '\n'))
 	return err
@@ -350,8 +350,8 @@ func (c *Conn) SendControl(op, reason string, timeout time.Duration) error {
 // readControl reads the peer's control messages.
 func (c *Conn) readControl(br *bufio.Reader) {
 	for {
-		var m handshake.Control
-		if err := handshake.ReadHello(br, &m); err != nil {
+		var m handshakewire.Control
+		if err := handshakewire.ReadHello(br, &m); err != nil {
 			if c.cfg.OnControl != nil {
 				c.cfg.OnControl(m, err)
 			}

@@ -303,19 +303,16 @@ func (c *Conn) handlerError(ctx context.Context, typ string, err error) *shared.
 }
 
 // RemoteError turns a handler's error into the RemoteError the caller
-// receives. A *shared.RemoteError passes through unchanged; an error with an
-// ErrorCode() string method sets the code; the fault class, code and retry
-// hint of shared/faults survive the trip.
+// receives. A *shared.RemoteError passes through unchanged; the code of an
+// error implementing faults.Coder (a FaultCode() string method, or
+// faults.WithCode) replaces CodeHandler; the fault class and retry hint of
+// shared/faults survive the trip.
 func RemoteError(err error) *shared.RemoteError {
 	var re *shared.RemoteError
 	if errors.As(err, &re) {
 		return re
 	}
 	re = &shared.RemoteError{Message: err.Error(), Code: shared.CodeHandler, Type: fmt.Sprintf("%T", err)}
-	var coder interface{ ErrorCode() string }
-	if errors.As(err, &coder) {
-		re.Code = coder.ErrorCode()
-	}
 	re.Class = string(faults.ClassOf(err))
 	if code := faults.CodeOf(err); code != "" {
 		re.Code = code

@@ -3,7 +3,7 @@ package peer
 import (
 	"errors"
 
-	"github.com/isolated-workers/isolated-workers-go/handshake"
+	"github.com/isolated-workers/isolated-workers-go/internal/handshakewire"
 )
 
 // Errors a caller can match with errors.Is.
@@ -36,7 +36,7 @@ func (e *RefusedError) Error() string { return "worker refused the connection: "
 func (e *RefusedError) Unwrap() error { return e.cause }
 
 // Refusal is a worker's reason to refuse a host, with the code its hello
-// refusal carries when the error itself has none (handshake.ErrorCode).
+// refusal carries when the error itself has none (handshakewire.ErrorCode).
 type Refusal struct {
 	Code string
 	Err  error
@@ -47,11 +47,11 @@ func (r *Refusal) Unwrap() error { return r.Err }
 
 // refusalHello is the hello refusing a host for err, with the code a host
 // matches.
-func refusalHello(err error) handshake.WorkerHello {
-	code, fields := handshake.ErrorCode(err, "")
+func refusalHello(err error) handshakewire.WorkerHello {
+	code, fields := handshakewire.ErrorCode(err, "")
 	var r *Refusal
 	if code == "" && errors.As(err, &r) {
 		code = r.Code
 	}
-	return handshake.WorkerHello{Error: err.Error(), Code: code, Fields: fields}
+	return handshakewire.WorkerHello{Error: err.Error(), Code: code, Fields: fields}
 }

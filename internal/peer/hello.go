@@ -12,6 +12,7 @@ import (
 
 	"github.com/hashicorp/yamux"
 	"github.com/isolated-workers/isolated-workers-go/handshake"
+	"github.com/isolated-workers/isolated-workers-go/internal/handshakewire"
 	"github.com/isolated-workers/isolated-workers-go/internal/wire"
 )
 
@@ -29,13 +30,13 @@ var (
 // *handshake.VersionMismatchError), whether the host started the worker or
 // attaches to it. The reader returned holds what follows the hello on the
 // control stream.
-func Greet(ctx context.Context, ymx *yamux.Session, hh handshake.HostHello, timeout time.Duration) (*yamux.Stream, *bufio.Reader, handshake.WorkerHello, error) {
-	var wh handshake.WorkerHello
+func Greet(ctx context.Context, ymx *yamux.Session, hh handshakewire.HostHello, timeout time.Duration) (*yamux.Stream, *bufio.Reader, handshakewire.WorkerHello, error) {
+	var wh handshakewire.WorkerHello
 	control, err := OpenStream(ymx, wire.StreamControl)
 	if err != nil {
 		return nil, nil, wh, fmt.Errorf("open control stream: %w", err)
 	}
-	if err := handshake.WriteHello(control, hh); err != nil {
+	if err := handshakewire.WriteHello(control, hh); err != nil {
 		return nil, nil, wh, fmt.Errorf("write hello: %w", err)
 	}
 	deadline := time.Now().Add(timeout)
@@ -44,7 +45,7 @@ func Greet(ctx context.Context, ymx *yamux.Session, hh handshake.HostHello, time
 	}
 	control.SetReadDeadline(deadline)
 	br := bufio.NewReader(control)
-	if err := handshake.ReadHello(br, &wh); err != nil {
+	if err := handshakewire.ReadHello(br, &wh); err != nil {
 		if errors.Is(err, os.ErrDeadlineExceeded) && ctx.Err() != nil {
 			return nil, nil, wh, context.Cause(ctx)
 		}
@@ -53,7 +54,7 @@ func Greet(ctx context.Context, ymx *yamux.Session, hh handshake.HostHello, time
 	control.SetReadDeadline(time.Time{})
 	switch {
 	case wh.Error != "":
-		return nil, nil, wh, &RefusedError{Reason: wh.Error, Code: wh.Code, cause: handshake.ErrorFromCode(wh.Code, wh.Fields)}
+		return nil, nil, wh, &RefusedError{Reason: wh.Error, Code: wh.Code, cause: handshakewire.ErrorFromCode(wh.Code, wh.Fields)}
 	case wh.Serializer != hh.Serializer:
 		return nil, nil, wh, &handshake.SerializerMismatchError{Host: hh.Serializer, Worker: wh.Serializer}
 	case wh.Fingerprint != hh.Fingerprint:
@@ -95,7 +96,7 @@ type Welcome struct {
 
 // Greeting is a host's hello that passed the checks, not answered yet.
 type Greeting struct {
-	Hello   handshake.HostHello
+	Hello   handshakewire.HostHello
 	Control *yamux.Stream
 	Reader  *bufio.Reader // the control stream past the hello
 
@@ -163,7 +164,7 @@ func (wl Welcome) Await(ymx *yamux.Session) (*Greeting, error) {
 	}
 	st.SetReadDeadline(time.Now().Add(wl.Timeout))
 	hh := &g.Hello
-	if err := handshake.ReadHello(br, hh); err != nil {
+	if err := handshakewire.ReadHello(br, hh); err != nil {
 		return fail(preAuthErr(extra, fmt.Errorf("read hello: %w", err)))
 	}
 	st.SetReadDeadline(time.Time{})
@@ -193,7 +194,7 @@ func (wl Welcome) Await(ymx *yamux.Session) (*Greeting, error) {
 // The caller closes the session.
 func (g *Greeting) Refuse(err error) error {
 	g.stopWatch()
-	handshake.WriteHello(g.Control, refusalHello(err))
+	handshakewire.WriteHello(g.Control, refusalHello(err))
 	// The refusal is in the socket once WriteHello returns; wait for the
 	// peer to read it and hang up, so closing first cannot reset the
 	// connection under it.
@@ -207,8 +208,8 @@ func (g *Greeting) Refuse(err error) error {
 }
 
 // Accept answers the hello with the worker's acceptance.
-func (g *Greeting) Accept(wh handshake.WorkerHello) error {
-	return handshake.WriteHello(g.Control, wh)
+func (g *Greeting) Accept(wh handshakewire.WorkerHello) error {
+	return handshakewire.WriteHello(g.Control, wh)
 }
 
 // watchStreams closes ymx if the peer opens another stream before the

@@ -8,5 +8,5 @@ import (
 )
 
 // dupFile returns a new descriptor for f, for the in-process worker's
-// ready pipe (handshake.Env.ReadyFD).
+// ready pipe (handshakewire.Env.ReadyFD).
 func dupFile(f *os.File) (int, error) { return syscall.Dup(int(f.Fd())) }

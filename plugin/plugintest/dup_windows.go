@@ -7,7 +7,7 @@ import (
 )
 
 // dupFile returns a new handle for f, for the in-process worker's ready
-// pipe (handshake.Env.ReadyFD holds a handle value on Windows).
+// pipe (handshakewire.Env.ReadyFD holds a handle value on Windows).
 func dupFile(f *os.File) (int, error) {
 	self := windows.CurrentProcess()
 	var h windows.Handle

@@ -20,8 +20,8 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/isolated-workers/isolated-workers-go/handshake"
 	"github.com/isolated-workers/isolated-workers-go/host"
+	"github.com/isolated-workers/isolated-workers-go/internal/handshakewire"
 	"github.com/isolated-workers/isolated-workers-go/plugin"
 	"github.com/isolated-workers/isolated-workers-go/shared"
 )
@@ -62,7 +62,7 @@ func Start(ctx context.Context, wcfg plugin.Config, hcfg host.Config) (*Worker, 
 		return nil, err
 	}
 	env := map[string]string{}
-	for _, kv := range (handshake.Env{
+	for _, kv := range (handshakewire.Env{
 		SocketPath: sock, Serializer: ser.Name(), ProtocolVersions: hcfg.Handshake.Versions(),
 		AuthToken: token, ReadyFD: fd,
 	}).Encode(hcfg.Handshake) {
@@ -74,9 +74,9 @@ func Start(ctx context.Context, wcfg plugin.Config, hcfg host.Config) (*Worker, 
 	w := &Worker{dir: dir, cancel: cancel, done: make(chan error, 1)}
 	go func() { w.done <- plugin.ServeContext(sctx, wcfg) }()
 
-	line := make([]byte, handshake.MaxReadyLine)
+	line := make([]byte, handshakewire.MaxReadyLine)
 	n, _ := r.Read(line)
-	version, _, err := handshake.ParseReady(string(line[:n]))
+	version, _, err := handshakewire.ParseReady(string(line[:n]))
 	if err != nil {
 		cancel()
 		serveErr := <-w.done

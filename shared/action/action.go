@@ -7,7 +7,7 @@ import (
 )
 
 // Func is the typed body of an action.
-type Func[In, Out any] func(ctx context.Context, ac *Context, in In) (Out, error)
+type Func[In, Out any] func(ctx context.Context, ac *JobInfo, in In) (Out, error)
 
 // Action is a named, typed step of a job: it takes In and produces Out.
 type Action[In, Out any] struct {
@@ -22,12 +22,13 @@ func New[In, Out any](name string, run Func[In, Out]) Action[In, Out] {
 
 // Step is an action with its types erased, as middleware sees it. Inputs and
 // outputs travel as any.
-type Step func(ctx context.Context, ac *Context, in any) (any, error)
+type Step func(ctx context.Context, ac *JobInfo, in any) (any, error)
 
-// Middleware wraps a Step with behaviour of its own (retry, error handling,
-// status, ...). It is called once, when the chain is built, and returns the
-// Step that runs on every call.
-type Middleware func(next Step) Step
+// StepMiddleware wraps a Step with behaviour of its own (retry, error
+// handling, status, ...). It is called once, when the chain is built, and
+// returns the Step that runs on every call. (shared.Middleware is the other
+// kind: it sees every message a Worker sends or receives.)
+type StepMiddleware func(next Step) Step
 
 // Stage is one stage of a Pipeline: an Action or a *Pipeline. It is sealed;
 // only this package implements it.
@@ -57,7 +58,7 @@ func (a Action[In, Out]) stage() stageInfo {
 // step erases a: the Step sets ac.Action and runs a.Run.
 func (a Action[In, Out]) step() Step {
 	name, run := a.Name, a.Run
-	return func(ctx context.Context, ac *Context, in any) (any, error) {
+	return func(ctx context.Context, ac *JobInfo, in any) (any, error) {
 		ac.Action = name
 		if run == nil {
 			return nil, fmt.Errorf("action %q has no Run function", name)
@@ -98,10 +99,10 @@ func cast[T any](v any, name, what string) (T, error) {
 //
 // The returned action sets ac.Action to a.Name before the outermost
 // middleware runs.
-func Wrap[In, Out any](a Action[In, Out], mws ...Middleware) Action[In, Out] {
+func Wrap[In, Out any](a Action[In, Out], mws ...StepMiddleware) Action[In, Out] {
 	name := a.Name
 	s := chain(a.step(), mws)
-	return Action[In, Out]{Name: name, Run: func(ctx context.Context, ac *Context, in In) (Out, error) {
+	return Action[In, Out]{Name: name, Run: func(ctx context.Context, ac *JobInfo, in In) (Out, error) {
 		ac.Action = name
 		out, err := s(ctx, ac, in)
 		typed, cerr := cast[Out](out, name, "output")
@@ -113,7 +114,7 @@ func Wrap[In, Out any](a Action[In, Out], mws ...Middleware) Action[In, Out] {
 }
 
 // chain applies mws to s, the first outermost. nil middleware is skipped.
-func chain(s Step, mws []Middleware) Step {
+func chain(s Step, mws []StepMiddleware) Step {
 	for i := len(mws) - 1; i >= 0; i-- {
 		if mws[i] != nil {
 			s = mws[i](s)

@@ -201,9 +201,9 @@ func (b *CircuitBreaker) Do(ctx context.Context, fn func(ctx context.Context) er
 // WithCircuitBreaker runs the wrapped step through b. Place it inside
 // WithRetry so that each attempt is guarded and an open breaker's
 // retry-after hint paces the retries; see Wrap.
-func WithCircuitBreaker(b *CircuitBreaker) Middleware {
+func WithCircuitBreaker(b *CircuitBreaker) StepMiddleware {
 	return func(next Step) Step {
-		return func(ctx context.Context, ac *Context, in any) (any, error) {
+		return func(ctx context.Context, ac *JobInfo, in any) (any, error) {
 			var out any
 			err := b.Do(ctx, func(ctx context.Context) error {
 				var err error

@@ -270,7 +270,7 @@ func TestBreakerStateString(t *testing.T) {
 
 func TestBreakerConcurrentUse(t *testing.T) {
 	b, clk, changes := newBreaker(t, action.BreakerConfig{FailureThreshold: 3, OpenTimeout: time.Second, HalfOpenMaxCalls: 3})
-	a := action.Wrap(action.New("x", func(_ context.Context, _ *action.Context, n int) (int, error) {
+	a := action.Wrap(action.New("x", func(_ context.Context, _ *action.JobInfo, n int) (int, error) {
 		if n%3 == 0 {
 			return 0, errDown
 		}
@@ -282,7 +282,7 @@ func TestBreakerConcurrentUse(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for j := range 50 {
-				_, _ = a.Run(context.Background(), &action.Context{}, i+j)
+				_, _ = a.Run(context.Background(), &action.JobInfo{}, i+j)
 				if j%10 == 0 {
 					clk.Advance(100 * time.Millisecond)
 				}
@@ -315,7 +315,7 @@ func TestRetryPacedByOpenBreaker(t *testing.T) {
 		t.Fatal(err)
 	}
 	calls := 0
-	charge := action.Wrap(action.New("charge", func(_ context.Context, _ *action.Context, n int) (int, error) {
+	charge := action.Wrap(action.New("charge", func(_ context.Context, _ *action.JobInfo, n int) (int, error) {
 		if calls++; calls == 1 {
 			return 0, errDown
 		}
@@ -327,7 +327,7 @@ func TestRetryPacedByOpenBreaker(t *testing.T) {
 	rec := &recorder{}
 	done := make(chan error, 1)
 	go func() {
-		_, err := charge.Run(context.Background(), &action.Context{JobID: "j", Status: rec}, 1)
+		_, err := charge.Run(context.Background(), &action.JobInfo{JobID: "j", Status: rec}, 1)
 		done <- err
 	}()
 	d, err := clk.Next(testContext(t))

@@ -119,10 +119,10 @@ var _ DeadLetterSink = (*DeadLetter)(nil)
 // them itself. If d fails to record a failure, the step's error is returned
 // with the recording error joined to it (errors.Is and errors.As see both),
 // so a lost dead letter is never silent.
-func WithDeadLetter(d DeadLetterSink) Middleware {
+func WithDeadLetter(d DeadLetterSink) StepMiddleware {
 	mem, _ := d.(*DeadLetter)
 	return func(next Step) Step {
-		return func(ctx context.Context, ac *Context, in any) (any, error) {
+		return func(ctx context.Context, ac *JobInfo, in any) (any, error) {
 			out, err := next(ctx, ac, in)
 			if err == nil || errors.Is(ctx.Err(), context.Canceled) || (mem != nil && redriving(ctx, mem)) {
 				return out, err

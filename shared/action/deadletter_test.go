@@ -61,7 +61,7 @@ func errTexts(errs []error) []string {
 func checkoutPipeline(t *testing.T, d *action.DeadLetter, failing *bool) *action.Pipeline[string, int] {
 	t.Helper()
 	calls := 0
-	charge := action.Wrap(action.New("charge", func(_ context.Context, _ *action.Context, n int) (int, error) {
+	charge := action.Wrap(action.New("charge", func(_ context.Context, _ *action.JobInfo, n int) (int, error) {
 		calls++
 		if *failing {
 			return 0, faults.Transientf("gateway timeout %d", calls)
@@ -79,7 +79,7 @@ func TestDeadLetterRecordsEveryAttempt(t *testing.T) {
 	d, _, seen := newSink(t, action.DeadLetterConfig{})
 	failing := true
 	p := checkoutPipeline(t, d, &failing)
-	ac := &action.Context{JobID: "order-7", WorkerID: "w-1", Headers: traceHeaders}
+	ac := &action.JobInfo{JobID: "order-7", WorkerID: "w-1", Headers: traceHeaders}
 	_, err := p.Run(testContext(t), ac, "7")
 	if err == nil {
 		t.Fatalf("Run() = nil, want an error")
@@ -126,13 +126,13 @@ func TestDeadLetterWhatIsRecorded(t *testing.T) {
 			d, _, _ := newSink(t, action.DeadLetterConfig{})
 			ctx, cancel := context.WithCancel(testContext(t))
 			defer cancel()
-			a := action.Wrap(action.New("x", func(context.Context, *action.Context, int) (int, error) {
+			a := action.Wrap(action.New("x", func(context.Context, *action.JobInfo, int) (int, error) {
 				if tt.cancel {
 					cancel()
 				}
 				return 0, tt.err
 			}), action.WithDeadLetter(d))
-			_, _ = a.Run(ctx, &action.Context{}, 1)
+			_, _ = a.Run(ctx, &action.JobInfo{}, 1)
 			var got []string
 			for _, e := range d.List() {
 				got = append(got, errTexts(e.Errors)...)
@@ -213,11 +213,11 @@ func TestDeadLetterRedrive(t *testing.T) {
 	failing := true
 	p := checkoutPipeline(t, d, &failing)
 	redrive := func(ctx context.Context, e action.Entry) error {
-		_, err := p.Run(ctx, &action.Context{JobID: e.JobID, Headers: e.Headers}, e.Input.(string))
+		_, err := p.Run(ctx, &action.JobInfo{JobID: e.JobID, Headers: e.Headers}, e.Input.(string))
 		return err
 	}
 	for _, job := range []string{"1", "2"} {
-		_, _ = p.Run(testContext(t), &action.Context{JobID: job}, job)
+		_, _ = p.Run(testContext(t), &action.JobInfo{JobID: job}, job)
 	}
 
 	// A redrive that fails again updates the entry in place: no duplicate.
@@ -352,7 +352,7 @@ func (s *recordingSink) Record(_ context.Context, e action.Entry) (action.Entry,
 
 func TestWithDeadLetterTakesAnySink(t *testing.T) {
 	boom := faults.Permanentf("boom")
-	failing := action.New("fail", func(context.Context, *action.Context, int) (int, error) { return 0, boom })
+	failing := action.New("fail", func(context.Context, *action.JobInfo, int) (int, error) { return 0, boom })
 
 	t.Run("records", func(t *testing.T) {
 		sink := &recordingSink{}
@@ -383,5 +383,5 @@ func runFailing(t *testing.T, a action.Action[int, int], sink action.DeadLetterS
 	if err != nil {
 		t.Fatal(err)
 	}
-	return p.Run(context.Background(), &action.Context{JobID: job}, in)
+	return p.Run(context.Background(), &action.JobInfo{JobID: job}, in)
 }

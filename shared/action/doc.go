@@ -5,11 +5,11 @@
 // # Actions
 //
 // An [Action] is a named, typed step: a [Func] from In to Out that also gets
-// the job's [*Context] (job and worker IDs, attempt, logger, status
+// the job's [*JobInfo] (job and worker IDs, attempt, logger, status
 // publisher, injected dependencies read with [Dep][T](ac, "name"), and the
 // call's headers):
 //
-//	parse := action.New("parse", func(ctx context.Context, ac *action.Context, raw []byte) (Order, error) {
+//	parse := action.New("parse", func(ctx context.Context, ac *action.JobInfo, raw []byte) (Order, error) {
 //		var o Order
 //		if err := json.Unmarshal(raw, &o); err != nil {
 //			return Order{}, faults.New(faults.Permanent, err)
@@ -18,7 +18,7 @@
 //	})
 //
 // Generics stop at this edge. Inside, an action is a [Step], a function from
-// any to any, and that is what [Middleware] (a func(next Step) Step) wraps:
+// any to any, and that is what [StepMiddleware] (a func(next Step) Step) wraps:
 // to one action with [Wrap], or to a whole pipeline as [NewPipeline]'s
 // trailing arguments.
 //
@@ -41,7 +41,7 @@
 //	)
 //
 //	// in a worker's handler:
-//	receipt, err := p.Run(ctx, &action.Context{
+//	receipt, err := p.Run(ctx, &action.JobInfo{
 //		JobID:    jobID,
 //		WorkerID: workerID,
 //		Logger:   plugin.Logger(ctx),
@@ -67,7 +67,7 @@
 //
 // # Composition order
 //
-// Middleware is applied once, when [Wrap] or [NewPipeline] builds the chain.
+// StepMiddleware is applied once, when [Wrap] or [NewPipeline] builds the chain.
 // The first middleware listed is the outermost: in Wrap(a, m1, m2), m1 calls
 // m2, which calls a; m1 sees the call first and the result last. Use this
 // order, outermost first:
@@ -80,11 +80,11 @@
 //   - [WithErrorHandling](cfg): recovers panics as [*PanicError] (class
 //     system); for each failure logs one Error line (job_id, worker_id,
 //     action, attempt, error_class, error) to cfg.Logger (else the
-//     Context's Logger), counts it by class in cfg.Counters, calls Cleanup,
+//     JobInfo's Logger), counts it by class in cfg.Counters, calls Cleanup,
 //     then OnError, which may translate the error or swallow it (return
 //     nil).
 //   - [WithRetry](policy): retries the call under the policy (package
-//     shared/retry: formula and defaults), sets Context.Attempt for each
+//     shared/retry: formula and defaults), sets JobInfo.Attempt for each
 //     try, and before each retry logs a Warn line, publishes RETRYING and
 //     calls policy.OnRetry. Panics are not retried.
 //   - [WithCircuitBreaker](b): guards every attempt; an open breaker fails
@@ -148,12 +148,12 @@
 //
 // # Status events
 //
-// When Context.Status is set, a pipeline publishes PROCESSING when a job
+// When JobInfo.Status is set, a pipeline publishes PROCESSING when a job
 // starts (PENDING is published by whoever queues the job, not by the
 // pipeline), RETRYING before each retry of a wrapped action (with the failed
 // attempt's number and error), and COMPLETED or FAILED (with the error text
 // and its faults class) when the job ends. Every event carries the job and
-// worker IDs, the attempt, the time and a copy of Context.Headers, which is
+// worker IDs, the attempt, the time and a copy of JobInfo.Headers, which is
 // how a call's W3C trace context reaches the status stream. A pipeline
 // nested in another publishes nothing of its own.
 //
@@ -167,10 +167,10 @@
 //
 // # Concurrency
 //
-// A [Context] belongs to one run of one job and must not be shared between
+// A [JobInfo] belongs to one run of one job and must not be shared between
 // runs that overlap: pipelines and wrappers update its Action and Attempt
 // fields. Everything else is built once and then safe for concurrent use by
-// any number of jobs, each with its own Context: actions, wrapped actions,
+// any number of jobs, each with its own JobInfo: actions, wrapped actions,
 // pipelines, [Counters], [CircuitBreaker] and [DeadLetter]. Callbacks
 // (OnError, Cleanup, OnStateChange, OnDeadLetter, OnRetry) run on the job's
 // goroutine, without locks held, and may therefore run concurrently for

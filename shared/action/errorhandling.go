@@ -24,11 +24,11 @@ type ErrorHandlingConfig struct {
 	// unchanged, translate it (wrap with %w to keep the cause), or return
 	// nil to swallow it, in which case the step's output (nil after a
 	// panic, so Out's zero value) is returned as a success.
-	OnError func(ctx context.Context, ac *Context, err error) error
+	OnError func(ctx context.Context, ac *JobInfo, err error) error
 
 	// Cleanup, if set, is called with each failure, before OnError, to
 	// release what the failed step left behind.
-	Cleanup func(ctx context.Context, ac *Context, err error)
+	Cleanup func(ctx context.Context, ac *JobInfo, err error)
 
 	// Counters, if set, counts failures by faults class, and panics.
 	Counters *Counters
@@ -60,9 +60,9 @@ func (e *PanicError) Unwrap() error {
 // *PanicError of class System), and for every failure, in this order: logs
 // it, counts it, calls Cleanup, then OnError. Place it outside WithRetry so
 // that a retried call is handled once, with its final error; see Wrap.
-func WithErrorHandling(cfg ErrorHandlingConfig) Middleware {
+func WithErrorHandling(cfg ErrorHandlingConfig) StepMiddleware {
 	return func(next Step) Step {
-		return func(ctx context.Context, ac *Context, in any) (out any, err error) {
+		return func(ctx context.Context, ac *JobInfo, in any) (out any, err error) {
 			out, err = callRecovering(ctx, next, ac, in)
 			if err == nil {
 				return out, nil
@@ -89,7 +89,7 @@ func WithErrorHandling(cfg ErrorHandlingConfig) Middleware {
 }
 
 // callRecovering calls s, turning a panic into a *PanicError.
-func callRecovering(ctx context.Context, s Step, ac *Context, in any) (out any, err error) {
+func callRecovering(ctx context.Context, s Step, ac *JobInfo, in any) (out any, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			out, err = nil, &PanicError{Value: v, Stack: debug.Stack()}

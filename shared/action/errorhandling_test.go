@@ -18,7 +18,7 @@ func TestErrorHandlingRecoversPanic(t *testing.T) {
 	logger, logs := newLogger(t)
 	counters := &action.Counters{}
 	var cleaned error
-	boom := action.New("boom", func(context.Context, *action.Context, int) (int, error) {
+	boom := action.New("boom", func(context.Context, *action.JobInfo, int) (int, error) {
 		var m map[string]int
 		m["x"] = 1 // panics: assignment to entry in nil map
 		return 0, nil
@@ -26,9 +26,9 @@ func TestErrorHandlingRecoversPanic(t *testing.T) {
 	a := action.Wrap(boom, action.WithErrorHandling(action.ErrorHandlingConfig{
 		Logger:   logger,
 		Counters: counters,
-		Cleanup:  func(_ context.Context, _ *action.Context, err error) { cleaned = err },
+		Cleanup:  func(_ context.Context, _ *action.JobInfo, err error) { cleaned = err },
 	}))
-	_, err := a.Run(testContext(t), &action.Context{JobID: "j", WorkerID: "w", Attempt: 1}, 1)
+	_, err := a.Run(testContext(t), &action.JobInfo{JobID: "j", WorkerID: "w", Attempt: 1}, 1)
 
 	var pe *action.PanicError
 	if !errors.As(err, &pe) {
@@ -64,10 +64,10 @@ func TestErrorHandlingRecoversPanic(t *testing.T) {
 }
 
 func TestPanicErrorUnwrapsErrorValues(t *testing.T) {
-	a := action.Wrap(action.New("p", func(context.Context, *action.Context, int) (int, error) {
+	a := action.Wrap(action.New("p", func(context.Context, *action.JobInfo, int) (int, error) {
 		panic(fmt.Errorf("wrapped: %w", io.ErrClosedPipe))
 	}), action.WithErrorHandling(action.ErrorHandlingConfig{}))
-	_, err := a.Run(testContext(t), &action.Context{}, 1)
+	_, err := a.Run(testContext(t), &action.JobInfo{}, 1)
 	if !errors.Is(err, io.ErrClosedPipe) {
 		t.Errorf("errors.Is(%v, io.ErrClosedPipe) = false, want true", err)
 	}
@@ -80,34 +80,34 @@ func TestErrorHandlingOrderAndTranslation(t *testing.T) {
 	errDomain := faults.Businessf("insufficient funds")
 	tests := []struct {
 		name    string
-		onError func(context.Context, *action.Context, error) error
+		onError func(context.Context, *action.JobInfo, error) error
 		wantErr error
 		wantOut int
 	}{
 		{"no handler", nil, errDomain, 9},
-		{"translate", func(_ context.Context, _ *action.Context, err error) error {
+		{"translate", func(_ context.Context, _ *action.JobInfo, err error) error {
 			return fmt.Errorf("order 7 refused: %w", err)
 		}, nil, 9},
-		{"swallow", func(context.Context, *action.Context, error) error { return nil }, nil, 9},
+		{"swallow", func(context.Context, *action.JobInfo, error) error { return nil }, nil, 9},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var calls []string
 			cfg := action.ErrorHandlingConfig{
-				Cleanup: func(_ context.Context, ac *action.Context, err error) {
+				Cleanup: func(_ context.Context, ac *action.JobInfo, err error) {
 					calls = append(calls, "cleanup "+ac.Action+": "+err.Error())
 				},
 			}
 			if tt.onError != nil {
-				cfg.OnError = func(ctx context.Context, ac *action.Context, err error) error {
+				cfg.OnError = func(ctx context.Context, ac *action.JobInfo, err error) error {
 					calls = append(calls, "onError: "+err.Error())
 					return tt.onError(ctx, ac, err)
 				}
 			}
-			a := action.Wrap(action.New("pay", func(context.Context, *action.Context, int) (int, error) {
+			a := action.Wrap(action.New("pay", func(context.Context, *action.JobInfo, int) (int, error) {
 				return 9, errDomain
 			}), action.WithErrorHandling(cfg))
-			got, err := a.Run(testContext(t), &action.Context{}, 1)
+			got, err := a.Run(testContext(t), &action.JobInfo{}, 1)
 
 			want := []string{"cleanup pay: insufficient funds"}
 			if tt.onError != nil {
@@ -142,10 +142,10 @@ func TestErrorHandlingSuccessIsQuiet(t *testing.T) {
 	counters := &action.Counters{}
 	a := action.Wrap(double, action.WithErrorHandling(action.ErrorHandlingConfig{
 		Logger: logger, Counters: counters,
-		Cleanup: func(context.Context, *action.Context, error) { t.Errorf("Cleanup called on success") },
-		OnError: func(context.Context, *action.Context, error) error { t.Errorf("OnError called on success"); return nil },
+		Cleanup: func(context.Context, *action.JobInfo, error) { t.Errorf("Cleanup called on success") },
+		OnError: func(context.Context, *action.JobInfo, error) error { t.Errorf("OnError called on success"); return nil },
 	}))
-	if got, err := a.Run(testContext(t), &action.Context{}, 2); got != 4 || err != nil {
+	if got, err := a.Run(testContext(t), &action.JobInfo{}, 2); got != 4 || err != nil {
 		t.Errorf("Run(2) = %d, %v, want 4, nil", got, err)
 	}
 	if n := len(logs.Lines(t)); n != 0 {
@@ -163,16 +163,16 @@ func TestErrorHandlingOutsideRetry(t *testing.T) {
 	counters := &action.Counters{}
 	cleanups := 0
 	calls := 0
-	a := action.Wrap(action.New("flaky", func(context.Context, *action.Context, int) (int, error) {
+	a := action.Wrap(action.New("flaky", func(context.Context, *action.JobInfo, int) (int, error) {
 		calls++
 		return 0, faults.Transientf("busy")
 	}),
 		action.WithErrorHandling(action.ErrorHandlingConfig{Counters: counters,
-			Cleanup: func(context.Context, *action.Context, error) { cleanups++ }}),
+			Cleanup: func(context.Context, *action.JobInfo, error) { cleanups++ }}),
 		action.WithRetry(instant),
 	)
 	// No Logger in the config: both wrappers log to ac.Logger.
-	_, err := a.Run(testContext(t), &action.Context{Logger: logger}, 1)
+	_, err := a.Run(testContext(t), &action.JobInfo{Logger: logger}, 1)
 	var re *retry.Error
 	if !errors.As(err, &re) {
 		t.Fatalf("Run() = %v, want *retry.Error", err)
@@ -193,9 +193,9 @@ func TestCountersByClass(t *testing.T) {
 	counters := &action.Counters{}
 	errs := []error{faults.Transientf("t"), faults.Transientf("t"), faults.Permanentf("p"), errors.New("u"), faults.Businessf("b")}
 	for _, e := range errs {
-		a := action.Wrap(action.New("x", func(context.Context, *action.Context, int) (int, error) { return 0, e }),
+		a := action.Wrap(action.New("x", func(context.Context, *action.JobInfo, int) (int, error) { return 0, e }),
 			action.WithErrorHandling(action.ErrorHandlingConfig{Counters: counters}))
-		_, _ = a.Run(testContext(t), &action.Context{}, 1)
+		_, _ = a.Run(testContext(t), &action.JobInfo{}, 1)
 	}
 	want := action.CountersSnapshot{Errors: map[faults.Class]uint64{
 		faults.Transient: 2, faults.Permanent: 1, faults.Unknown: 1, faults.Business: 1,

@@ -24,17 +24,17 @@ var printEvents = status.PublisherFunc(func(ev status.Event) {
 })
 
 func ExampleNewPipeline() {
-	parse := action.New("parse", func(ctx context.Context, ac *action.Context, s string) (int, error) {
+	parse := action.New("parse", func(ctx context.Context, ac *action.JobInfo, s string) (int, error) {
 		n, err := strconv.Atoi(s)
 		if err != nil {
 			return 0, faults.New(faults.Permanent, err)
 		}
 		return n, nil
 	})
-	square := action.New("square", func(ctx context.Context, ac *action.Context, n int) (int, error) {
+	square := action.New("square", func(ctx context.Context, ac *action.JobInfo, n int) (int, error) {
 		return n * n, nil
 	})
-	format := action.New("format", func(ctx context.Context, ac *action.Context, n int) (string, error) {
+	format := action.New("format", func(ctx context.Context, ac *action.JobInfo, n int) (string, error) {
 		return fmt.Sprintf("result: %d", n), nil
 	})
 	p, err := action.NewPipeline[string, string]("squares", []action.Stage{parse, square, format})
@@ -42,9 +42,9 @@ func ExampleNewPipeline() {
 		fmt.Println(err)
 		return
 	}
-	out, err := p.Run(context.Background(), &action.Context{JobID: "job-1", Status: printEvents}, "12")
+	out, err := p.Run(context.Background(), &action.JobInfo{JobID: "job-1", Status: printEvents}, "12")
 	fmt.Println(out, err)
-	_, err = p.Run(context.Background(), &action.Context{JobID: "job-2", Status: printEvents}, "twelve")
+	_, err = p.Run(context.Background(), &action.JobInfo{JobID: "job-2", Status: printEvents}, "twelve")
 	fmt.Println(err)
 
 	// Types are checked when the pipeline is built.
@@ -62,7 +62,7 @@ func ExampleNewPipeline() {
 
 func ExampleWrap() {
 	calls := 0
-	reserve := action.New("reserve", func(ctx context.Context, ac *action.Context, sku string) (string, error) {
+	reserve := action.New("reserve", func(ctx context.Context, ac *action.JobInfo, sku string) (string, error) {
 		calls++
 		if calls < 3 {
 			return "", faults.Transientf("inventory busy")
@@ -77,7 +77,7 @@ func ExampleWrap() {
 		action.WithRetry(retry.Policy{MaxAttempts: 5, DelayFunc: func(n int) time.Duration { return 0 }}),
 	)
 	p, _ := action.NewPipeline[string, string]("order", []action.Stage{reserve})
-	out, err := p.Run(context.Background(), &action.Context{JobID: "order-7", Status: printEvents}, "sku-1")
+	out, err := p.Run(context.Background(), &action.JobInfo{JobID: "order-7", Status: printEvents}, "sku-1")
 	fmt.Println(out, err, counters.Snapshot().Total())
 	// Output:
 	// order-7 PROCESSING attempt=1
@@ -88,17 +88,17 @@ func ExampleWrap() {
 }
 
 func ExampleWithErrorHandling() {
-	explode := action.New("explode", func(ctx context.Context, ac *action.Context, n int) (int, error) {
+	explode := action.New("explode", func(ctx context.Context, ac *action.JobInfo, n int) (int, error) {
 		panic("unexpected state")
 	})
 	counters := &action.Counters{}
 	safe := action.Wrap(explode, action.WithErrorHandling(action.ErrorHandlingConfig{
 		Counters: counters,
-		Cleanup: func(ctx context.Context, ac *action.Context, err error) {
+		Cleanup: func(ctx context.Context, ac *action.JobInfo, err error) {
 			fmt.Println("cleaning up after", ac.Action)
 		},
 	}))
-	_, err := safe.Run(context.Background(), &action.Context{JobID: "j"}, 1)
+	_, err := safe.Run(context.Background(), &action.JobInfo{JobID: "j"}, 1)
 	var pe *action.PanicError
 	fmt.Println(err, errors.As(err, &pe), faults.ClassOf(err), counters.Snapshot().Panics)
 	// Output:
@@ -115,11 +115,11 @@ func ExampleCircuitBreaker() {
 			fmt.Printf("%s: %v -> %v\n", name, from, to)
 		},
 	})
-	charge := action.Wrap(action.New("charge", func(ctx context.Context, ac *action.Context, cents int) (string, error) {
+	charge := action.Wrap(action.New("charge", func(ctx context.Context, ac *action.JobInfo, cents int) (string, error) {
 		return "", faults.Transientf("gateway timeout")
 	}), action.WithCircuitBreaker(b))
 	for range 3 {
-		_, err := charge.Run(context.Background(), &action.Context{}, 100)
+		_, err := charge.Run(context.Background(), &action.JobInfo{}, 100)
 		fmt.Println(errors.Is(err, action.ErrCircuitOpen), strings.Split(err.Error(), ";")[0])
 	}
 	// Output:
@@ -138,7 +138,7 @@ func ExampleDeadLetter_Redrive() {
 		},
 	})
 	healthy := false
-	send := action.Wrap(action.New("send", func(ctx context.Context, ac *action.Context, to string) (string, error) {
+	send := action.Wrap(action.New("send", func(ctx context.Context, ac *action.JobInfo, to string) (string, error) {
 		if !healthy {
 			return "", faults.Systemf("smtp: too many connections")
 		}
@@ -146,13 +146,13 @@ func ExampleDeadLetter_Redrive() {
 	}), action.WithRetry(retry.Policy{MaxAttempts: 2, DelayFunc: func(int) time.Duration { return 0 }}))
 	p, _ := action.NewPipeline[string, string]("notify", []action.Stage{send}, action.WithDeadLetter(dl))
 
-	_, err := p.Run(context.Background(), &action.Context{JobID: "mail-1"}, "ops@example.com")
+	_, err := p.Run(context.Background(), &action.JobInfo{JobID: "mail-1"}, "ops@example.com")
 	fmt.Println(err)
 
 	healthy = true
 	for _, e := range dl.List() {
 		err := dl.Redrive(context.Background(), e.ID, func(ctx context.Context, e action.Entry) error {
-			out, err := p.Run(ctx, &action.Context{JobID: e.JobID}, e.Input.(string))
+			out, err := p.Run(ctx, &action.JobInfo{JobID: e.JobID}, e.Input.(string))
 			fmt.Println(out)
 			return err
 		})
@@ -167,14 +167,14 @@ func ExampleDeadLetter_Redrive() {
 
 func ExampleDep() {
 	type Mailer struct{ From string }
-	send := action.New("send", func(ctx context.Context, ac *action.Context, to string) (string, error) {
+	send := action.New("send", func(ctx context.Context, ac *action.JobInfo, to string) (string, error) {
 		m, ok := action.Dep[*Mailer](ac, "mailer")
 		if !ok {
 			return "", faults.Systemf("no mailer configured")
 		}
 		return m.From + " -> " + to, nil
 	})
-	ac := &action.Context{Deps: map[string]any{"mailer": &Mailer{From: "ops@example.com"}}}
+	ac := &action.JobInfo{Deps: map[string]any{"mailer": &Mailer{From: "ops@example.com"}}}
 	out, err := send.Run(context.Background(), ac, "dev@example.com")
 	fmt.Println(out, err)
 	// Output: ops@example.com -> dev@example.com <nil>

@@ -10,7 +10,7 @@ import (
 // typed at its ends: it takes In and produces Out. Build it with
 // NewPipeline; the whole chain, middleware included, is built there once.
 // A Pipeline is safe for concurrent use by jobs that each have their own
-// Context.
+// JobInfo.
 type Pipeline[In, Out any] struct {
 	name string
 	step Step
@@ -27,7 +27,7 @@ type Pipeline[In, Out any] struct {
 //
 // A stage that fails stops the pipeline; its error is wrapped as
 // `action "name": ...`. The context is checked between stages.
-func NewPipeline[In, Out any](name string, stages []Stage, mws ...Middleware) (*Pipeline[In, Out], error) {
+func NewPipeline[In, Out any](name string, stages []Stage, mws ...StepMiddleware) (*Pipeline[In, Out], error) {
 	if len(stages) == 0 {
 		return nil, fmt.Errorf("pipeline %q: no stages", name)
 	}
@@ -57,7 +57,7 @@ func NewPipeline[In, Out any](name string, stages []Stage, mws ...Middleware) (*
 
 // sequence returns the Step that runs infos in order.
 func sequence(infos []stageInfo) Step {
-	return func(ctx context.Context, ac *Context, in any) (any, error) {
+	return func(ctx context.Context, ac *JobInfo, in any) (any, error) {
 		cur := in
 		for _, s := range infos {
 			if err := ctx.Err(); err != nil {
@@ -77,12 +77,12 @@ func sequence(infos []stageInfo) Step {
 func (p *Pipeline[In, Out]) Name() string { return p.name }
 
 // Run runs the pipeline for one job. ac must not be shared with another job
-// running at the same time; nil means a fresh Context. Run sets ac.Attempt
+// running at the same time; nil means a fresh JobInfo. Run sets ac.Attempt
 // to 1 if it is 0 and ac.Action to the pipeline's name, and publishes status
 // events when ac.Status is set (see WithStatus).
-func (p *Pipeline[In, Out]) Run(ctx context.Context, ac *Context, in In) (Out, error) {
+func (p *Pipeline[In, Out]) Run(ctx context.Context, ac *JobInfo, in In) (Out, error) {
 	if ac == nil {
-		ac = &Context{}
+		ac = &JobInfo{}
 	}
 	if ac.Attempt == 0 {
 		ac.Attempt = 1

@@ -16,21 +16,21 @@ import (
 )
 
 var (
-	parse = action.New("parse", func(_ context.Context, _ *action.Context, s string) (int, error) {
+	parse = action.New("parse", func(_ context.Context, _ *action.JobInfo, s string) (int, error) {
 		n, err := strconv.Atoi(s)
 		if err != nil {
 			return 0, faults.New(faults.Permanent, err)
 		}
 		return n, nil
 	})
-	double = action.New("double", func(_ context.Context, _ *action.Context, n int) (int, error) { return 2 * n, nil })
-	format = action.New("format", func(_ context.Context, _ *action.Context, n int) (string, error) { return fmt.Sprintf("<%d>", n), nil })
+	double = action.New("double", func(_ context.Context, _ *action.JobInfo, n int) (int, error) { return 2 * n, nil })
+	format = action.New("format", func(_ context.Context, _ *action.JobInfo, n int) (string, error) { return fmt.Sprintf("<%d>", n), nil })
 )
 
 func TestPipelineRunsInOrder(t *testing.T) {
 	var seen []string
 	record := func(name string) action.Action[int, int] {
-		return action.New(name, func(_ context.Context, ac *action.Context, n int) (int, error) {
+		return action.New(name, func(_ context.Context, ac *action.JobInfo, n int) (int, error) {
 			seen = append(seen, fmt.Sprintf("%s(%d) as %q", name, n, ac.Action))
 			return n + 1, nil
 		})
@@ -39,7 +39,7 @@ func TestPipelineRunsInOrder(t *testing.T) {
 	if err != nil {
 		t.Fatalf("NewPipeline() error = %v", err)
 	}
-	got, err := p.Run(testContext(t), &action.Context{}, "5")
+	got, err := p.Run(testContext(t), &action.JobInfo{}, "5")
 	if got != "<14>" || err != nil {
 		t.Errorf("Run(%q) = %q, %v, want %q, nil", "5", got, err, "<14>")
 	}
@@ -54,12 +54,12 @@ func TestPipelineRunsInOrder(t *testing.T) {
 
 func TestPipelineStopsAtFailure(t *testing.T) {
 	called := false
-	after := action.New("after", func(_ context.Context, _ *action.Context, n int) (int, error) { called = true; return n, nil })
+	after := action.New("after", func(_ context.Context, _ *action.JobInfo, n int) (int, error) { called = true; return n, nil })
 	p, err := action.NewPipeline[string, int]("count", []action.Stage{parse, after})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ac := &action.Context{}
+	ac := &action.JobInfo{}
 	_, err = p.Run(testContext(t), ac, "x")
 	if called {
 		t.Errorf("the stage after a failure ran")
@@ -77,7 +77,7 @@ func TestPipelineStopsAtFailure(t *testing.T) {
 
 func TestPipelineChecksContextBetweenStages(t *testing.T) {
 	ctx, cancel := context.WithCancel(testContext(t))
-	stop := action.New("stop", func(_ context.Context, _ *action.Context, n int) (int, error) { cancel(); return n, nil })
+	stop := action.New("stop", func(_ context.Context, _ *action.JobInfo, n int) (int, error) { cancel(); return n, nil })
 	p, err := action.NewPipeline[int, int]("p", []action.Stage{stop, double})
 	if err != nil {
 		t.Fatal(err)
@@ -90,22 +90,22 @@ func TestPipelineChecksContextBetweenStages(t *testing.T) {
 
 func TestPipelineDefaultsAttempt(t *testing.T) {
 	var got int
-	peek := action.New("peek", func(_ context.Context, ac *action.Context, n int) (int, error) { got = ac.Attempt; return n, nil })
+	peek := action.New("peek", func(_ context.Context, ac *action.JobInfo, n int) (int, error) { got = ac.Attempt; return n, nil })
 	p, err := action.NewPipeline[int, int]("p", []action.Stage{peek})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.Run(testContext(t), &action.Context{}, 1); err != nil || got != 1 {
+	if _, err := p.Run(testContext(t), &action.JobInfo{}, 1); err != nil || got != 1 {
 		t.Errorf("Run() with Attempt 0: action saw Attempt %d (err %v), want 1", got, err)
 	}
-	if _, err := p.Run(testContext(t), &action.Context{Attempt: 3}, 1); err != nil || got != 3 {
+	if _, err := p.Run(testContext(t), &action.JobInfo{Attempt: 3}, 1); err != nil || got != 3 {
 		t.Errorf("Run() with Attempt 3: action saw Attempt %d (err %v), want 3", got, err)
 	}
 }
 
 func TestPipelineMiddlewareWrapsStages(t *testing.T) {
 	var trace []string
-	inner := action.New("inner", func(_ context.Context, _ *action.Context, n int) (int, error) {
+	inner := action.New("inner", func(_ context.Context, _ *action.JobInfo, n int) (int, error) {
 		trace = append(trace, "inner")
 		return n, nil
 	})
@@ -138,10 +138,10 @@ func TestPipelineNested(t *testing.T) {
 }
 
 func TestPipelineInterfaceTypes(t *testing.T) {
-	open := action.New("open", func(_ context.Context, _ *action.Context, s string) (*strings.Reader, error) {
+	open := action.New("open", func(_ context.Context, _ *action.JobInfo, s string) (*strings.Reader, error) {
 		return strings.NewReader(s), nil
 	})
-	read := action.New("read", func(_ context.Context, _ *action.Context, r io.Reader) (string, error) {
+	read := action.New("read", func(_ context.Context, _ *action.JobInfo, r io.Reader) (string, error) {
 		b, err := io.ReadAll(r)
 		return string(b), err
 	})
@@ -187,7 +187,7 @@ func TestNewPipelineErrors(t *testing.T) {
 			return err
 		}, `pipeline "p": returns string, but stage 1 ("double") returns int`},
 		{"interface to concrete", func() error {
-			toAny := action.New("any", func(_ context.Context, _ *action.Context, n int) (any, error) { return n, nil })
+			toAny := action.New("any", func(_ context.Context, _ *action.JobInfo, n int) (any, error) { return n, nil })
 			_, err := action.NewPipeline[int, int]("p", []action.Stage{toAny, double})
 			return err
 		}, `pipeline "p": stage 1 ("double") takes int, but stage 0 ("any") returns interface {}`},
@@ -220,7 +220,7 @@ func TestPipelineConcurrentJobs(t *testing.T) {
 			if i%10 == 0 {
 				in = "bad"
 			}
-			got, err := p.Run(ctx, &action.Context{JobID: in, Status: rec}, in)
+			got, err := p.Run(ctx, &action.JobInfo{JobID: in, Status: rec}, in)
 			if i%10 == 0 {
 				if err == nil {
 					t.Errorf("Run(%q) error = nil, want a parse error", in)

@@ -20,10 +20,10 @@ import (
 // every call with p.Validate()'s error; check it beforehand.
 //
 // Panics are not retried: they pass through to an outer WithErrorHandling.
-func WithRetry(p retry.Policy) Middleware {
+func WithRetry(p retry.Policy) StepMiddleware {
 	userOnRetry := p.OnRetry
 	return func(next Step) Step {
-		return func(ctx context.Context, ac *Context, in any) (any, error) {
+		return func(ctx context.Context, ac *JobInfo, in any) (any, error) {
 			saved := ac.Attempt
 			defer func() { ac.Attempt = saved }()
 			pol := p

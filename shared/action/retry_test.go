@@ -21,7 +21,7 @@ func TestWithRetryAttempts(t *testing.T) {
 	p := instant
 	p.MaxAttempts = 4
 	p.OnRetry = func(attempt int, _ error, _ time.Duration) { onRetry = append(onRetry, attempt) }
-	a := action.Wrap(action.New("flaky", func(_ context.Context, ac *action.Context, n int) (int, error) {
+	a := action.Wrap(action.New("flaky", func(_ context.Context, ac *action.JobInfo, n int) (int, error) {
 		attempts = append(attempts, ac.Attempt)
 		if ac.Attempt < 3 {
 			return 0, faults.Transientf("busy")
@@ -29,7 +29,7 @@ func TestWithRetryAttempts(t *testing.T) {
 		return n, nil
 	}), action.WithRetry(p))
 	logger, logs := newLogger(t)
-	ac := &action.Context{JobID: "j", Attempt: 7, Logger: logger}
+	ac := &action.JobInfo{JobID: "j", Attempt: 7, Logger: logger}
 	if _, err := a.Run(testContext(t), ac, 1); err != nil {
 		t.Fatalf("Run() = %v", err)
 	}
@@ -59,11 +59,11 @@ func TestWithRetryAttempts(t *testing.T) {
 
 func TestWithRetryGivesUp(t *testing.T) {
 	calls := 0
-	a := action.Wrap(action.New("down", func(context.Context, *action.Context, int) (int, error) {
+	a := action.Wrap(action.New("down", func(context.Context, *action.JobInfo, int) (int, error) {
 		calls++
 		return 0, faults.Transientf("unavailable %d", calls)
 	}), action.WithRetry(instant))
-	_, err := a.Run(testContext(t), &action.Context{}, 1)
+	_, err := a.Run(testContext(t), &action.JobInfo{}, 1)
 	var re *retry.Error
 	if !errors.As(err, &re) {
 		t.Fatalf("Run() = %v, want a *retry.Error", err)
@@ -78,7 +78,7 @@ func TestWithRetryGivesUp(t *testing.T) {
 
 func TestWithRetryInvalidPolicy(t *testing.T) {
 	a := action.Wrap(double, action.WithRetry(retry.Policy{MaxAttempts: -1}))
-	if _, err := a.Run(testContext(t), &action.Context{}, 1); err == nil {
+	if _, err := a.Run(testContext(t), &action.JobInfo{}, 1); err == nil {
 		t.Errorf("Run() with an invalid policy = nil, want the validation error")
 	}
 }
@@ -86,7 +86,7 @@ func TestWithRetryInvalidPolicy(t *testing.T) {
 func TestWithRetryWaitsWithClock(t *testing.T) {
 	clk := retrytest.NewFakeClock(time.Time{})
 	calls := 0
-	a := action.Wrap(action.New("slow", func(context.Context, *action.Context, int) (int, error) {
+	a := action.Wrap(action.New("slow", func(context.Context, *action.JobInfo, int) (int, error) {
 		if calls++; calls == 1 {
 			return 0, faults.Transientf("busy")
 		}
@@ -94,7 +94,7 @@ func TestWithRetryWaitsWithClock(t *testing.T) {
 	}), action.WithRetry(retry.Policy{Clock: clk, NoJitter: true, BaseDelay: 2 * time.Second}))
 	done := make(chan error, 1)
 	go func() {
-		_, err := a.Run(testContext(t), &action.Context{}, 1)
+		_, err := a.Run(testContext(t), &action.JobInfo{}, 1)
 		done <- err
 	}()
 	d, err := clk.Next(testContext(t))

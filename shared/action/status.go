@@ -19,9 +19,9 @@ import (
 // status without asking. WithStatus does nothing when ac.Status is nil, and
 // nothing when an outer WithStatus is already running for ac: a nested
 // pipeline does not report the job COMPLETED before the outer one finishes.
-func WithStatus() Middleware {
+func WithStatus() StepMiddleware {
 	return func(next Step) Step {
-		return func(ctx context.Context, ac *Context, in any) (any, error) {
+		return func(ctx context.Context, ac *JobInfo, in any) (any, error) {
 			if ac.Status == nil || ac.statusActive {
 				return next(ctx, ac, in)
 			}

@@ -16,13 +16,13 @@ var traceHeaders = map[string]string{"traceparent": "00-4bf92f3577b34da6a3ce929d
 
 func TestStatusEventsInOrder(t *testing.T) {
 	flaky := 0
-	charge := action.Wrap(action.New("charge", func(_ context.Context, _ *action.Context, n int) (int, error) {
+	charge := action.Wrap(action.New("charge", func(_ context.Context, _ *action.JobInfo, n int) (int, error) {
 		if flaky++; flaky < 3 {
 			return 0, faults.Transientf("gateway timeout")
 		}
 		return n, nil
 	}), action.WithRetry(retry.Policy{DelayFunc: func(int) time.Duration { return 0 }}))
-	refuse := action.New("refuse", func(context.Context, *action.Context, int) (int, error) {
+	refuse := action.New("refuse", func(context.Context, *action.JobInfo, int) (int, error) {
 		return 0, faults.Businessf("card declined")
 	})
 
@@ -58,7 +58,7 @@ func TestStatusEventsInOrder(t *testing.T) {
 			}
 			rec := &recorder{}
 			start := time.Now()
-			_, _ = p.Run(testContext(t), &action.Context{JobID: "job-1", WorkerID: "w-1", Status: rec, Headers: traceHeaders}, 1)
+			_, _ = p.Run(testContext(t), &action.JobInfo{JobID: "job-1", WorkerID: "w-1", Status: rec, Headers: traceHeaders}, 1)
 			got := rec.Events()
 			if diff := cmp.Diff(tt.want, got, ignoreTime); diff != "" {
 				t.Errorf("events mismatch (-want +got):\n%s", diff)
@@ -75,7 +75,7 @@ func TestStatusEventsInOrder(t *testing.T) {
 func TestStatusHeadersAreCopied(t *testing.T) {
 	rec := &recorder{}
 	headers := map[string]string{"traceparent": "a"}
-	ac := &action.Context{JobID: "j", Status: rec, Headers: headers}
+	ac := &action.JobInfo{JobID: "j", Status: rec, Headers: headers}
 	p, err := action.NewPipeline[int, int]("p", []action.Stage{double})
 	if err != nil {
 		t.Fatal(err)
@@ -101,7 +101,7 @@ func TestStatusNestedPipelinePublishesOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec := &recorder{}
-	if _, err := outer.Run(testContext(t), &action.Context{JobID: "j", Status: rec}, 1); err != nil {
+	if _, err := outer.Run(testContext(t), &action.JobInfo{JobID: "j", Status: rec}, 1); err != nil {
 		t.Fatal(err)
 	}
 	var got []status.Status
@@ -116,7 +116,7 @@ func TestStatusNestedPipelinePublishesOnce(t *testing.T) {
 func TestWithStatusOnWrappedAction(t *testing.T) {
 	rec := &recorder{}
 	w := action.Wrap(double, action.WithStatus())
-	if _, err := w.Run(testContext(t), &action.Context{JobID: "j", Attempt: 2, Status: rec}, 1); err != nil {
+	if _, err := w.Run(testContext(t), &action.JobInfo{JobID: "j", Attempt: 2, Status: rec}, 1); err != nil {
 		t.Fatal(err)
 	}
 	want := []status.Event{{JobID: "j", Status: status.Processing, Attempt: 2}, {JobID: "j", Status: status.Completed, Attempt: 2}}
@@ -124,19 +124,19 @@ func TestWithStatusOnWrappedAction(t *testing.T) {
 		t.Errorf("events mismatch (-want +got):\n%s", diff)
 	}
 	// Without a publisher nothing happens.
-	if _, err := w.Run(testContext(t), &action.Context{}, 1); err != nil {
+	if _, err := w.Run(testContext(t), &action.JobInfo{}, 1); err != nil {
 		t.Errorf("Run() without a publisher = %v", err)
 	}
 }
 
 func TestStatusReportsPanicPassingThrough(t *testing.T) {
-	boom := action.New("boom", func(context.Context, *action.Context, int) (int, error) { panic("bad state") })
+	boom := action.New("boom", func(context.Context, *action.JobInfo, int) (int, error) { panic("bad state") })
 	p, err := action.NewPipeline[int, int]("p", []action.Stage{boom})
 	if err != nil {
 		t.Fatal(err)
 	}
 	rec := &recorder{}
-	ac := &action.Context{JobID: "j", Status: rec}
+	ac := &action.JobInfo{JobID: "j", Status: rec}
 	func() {
 		defer func() {
 			if v := recover(); v != "bad state" {
@@ -152,7 +152,7 @@ func TestStatusReportsPanicPassingThrough(t *testing.T) {
 	if diff := cmp.Diff(want, rec.Events(), ignoreTime); diff != "" {
 		t.Errorf("events mismatch (-want +got):\n%s", diff)
 	}
-	// The Context is usable again: the next run publishes its own events.
+	// The JobInfo is usable again: the next run publishes its own events.
 	if _, err := action.Wrap(double, action.WithStatus()).Run(testContext(t), ac, 1); err != nil || len(rec.Events()) != 4 {
 		t.Errorf("run after the panic: err %v, %d events in all, want nil, 4", err, len(rec.Events()))
 	}

@@ -7,7 +7,7 @@
 // and its class, the time, propagated headers (such as the W3C traceparent)
 // and optional JSON data. Inside a worker, shared/action publishes events
 // through a Publisher (plugin.StatusPublisher, for example; it is the
-// action.Context's Status), and they travel to the host on the events
+// action.JobInfo's Status), and they travel to the host on the events
 // stream as shared.StatusEvent (buffered like logs while no host is
 // connected); the host hands them to host.Config.Status, typically a
 // *statushub.Hub, which fans them out to in-process subscribers and, over a
@@ -40,7 +40,7 @@
 //
 //	field       type               always  meaning
 //	jobId       string             yes     the job
-//	workerId    string             no      the worker that ran the attempt (action.Context.WorkerID)
+//	workerId    string             no      the worker that ran the attempt (action.JobInfo.WorkerID)
 //	status      string             yes     PENDING, PROCESSING, RETRYING, COMPLETED or FAILED
 //	attempt     number             yes     RETRYING: the attempt that failed, from 1; otherwise the
 //	                                       job's attempt (a pipeline starts at 1; 0 in a PENDING event)
@@ -59,7 +59,7 @@
 // A host call carries headers (shared.WithHeader(ctx,
 // shared.TraceParentHeader, tp), or a host middleware that adds them). In
 // the worker the handler reads them with shared.HeadersFrom(ctx) and passes
-// them as action.Context.Headers; every status event copies them, so the
+// them as action.JobInfo.Headers; every status event copies them, so the
 // traceparent of the call that ran the job is in each event (and in its
 // dead-letter entry). plugin.StatusPublisher also fills in the handler's
 // headers for an event published without any.

@@ -543,7 +543,7 @@ func TestEventsArriveInOrder(t *testing.T) {
 	var mu sync.Mutex
 	var got []int
 	cfg, _ := config(t)
-	cfg.OnEvent = func(ev host.Event) {
+	cfg.OnEvent = func(ev host.ReceivedEvent) {
 		if v, ok, err := host.DecodeEvent(ev, testproto.Tick); ok && err == nil {
 			mu.Lock()
 			got = append(got, v)
@@ -581,7 +581,7 @@ func TestDuplicateTxIDIsRefused(t *testing.T) {
 func callsStarted(cfg *host.Config, n int) <-chan string {
 	ch := make(chan string, n)
 	next := cfg.OnEvent
-	cfg.OnEvent = func(ev host.Event) {
+	cfg.OnEvent = func(ev host.ReceivedEvent) {
 		if id, ok, _ := host.DecodeEvent(ev, testproto.Started); ok {
 			select {
 			case ch <- id:

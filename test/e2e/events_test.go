@@ -104,7 +104,7 @@ func TestCallReturnsAfterItsEvents(t *testing.T) {
 	cfg.TxIDGenerator = func(*shared.AnyMessage) string { return "the-emit-call" }
 	var got atomic.Int64
 	var wrongID atomic.Value
-	cfg.OnEvent = func(ev host.Event) {
+	cfg.OnEvent = func(ev host.ReceivedEvent) {
 		if ev.Type == testproto.Tick.Name() {
 			if ev.TxID != "the-emit-call" {
 				wrongID.Store(ev.TxID)
@@ -140,7 +140,7 @@ func TestCallSaysWhenItsEventsArePending(t *testing.T) {
 	entered := make(chan struct{}, 3)
 	var got atomic.Int64
 	delivered := make(chan struct{})
-	cfg.OnEvent = func(ev host.Event) {
+	cfg.OnEvent = func(ev host.ReceivedEvent) {
 		if ev.Type == testproto.Tick.Name() {
 			entered <- struct{}{}
 			<-release
@@ -192,7 +192,7 @@ func floodLogs(t *testing.T, n int, args ...string) (*host.Worker, int64, shared
 	cfg.Logger = hclog.New(&hclog.LoggerOptions{Name: "test", Level: hclog.Warn, JSONFormat: true, Output: sink})
 	cfg.LogLevel = hclog.Warn
 	reported := newCounter()
-	cfg.OnEvent = func(ev host.Event) {
+	cfg.OnEvent = func(ev host.ReceivedEvent) {
 		if d, ok, _ := host.DecodeEvent(ev, shared.DroppedEvent); ok {
 			reported.add(int64(d.Logs))
 		}
@@ -250,7 +250,7 @@ func TestDropsWhileDisconnectedAreReported(t *testing.T) {
 	notices := make(chan shared.Dropped, 10)
 	ticks := make(chan int, buffer+extra)
 	started := make(chan struct{})
-	cfg.OnEvent = func(ev host.Event) {
+	cfg.OnEvent = func(ev host.ReceivedEvent) {
 		if d, ok, _ := host.DecodeEvent(ev, shared.DroppedEvent); ok {
 			notices <- d
 		}
@@ -330,7 +330,7 @@ func BenchmarkCallWith100Events(b *testing.B) {
 		Cmd:       exec.Command(bins["testworker"]),
 		Handshake: testproto.Handshake,
 		Name:      "testworker",
-		OnEvent:   func(host.Event) { got.Add(1) },
+		OnEvent:   func(host.ReceivedEvent) { got.Add(1) },
 	})
 	if err != nil {
 		b.Fatal(err)

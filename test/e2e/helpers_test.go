@@ -68,9 +68,9 @@ func ctxT(t *testing.T) context.Context {
 
 // eventsTo makes cfg's OnEvent send every event of definition def to the
 // returned channel, which holds up to n of them.
-func eventsTo[T any](cfg *host.Config, def shared.Event[T], n int) <-chan T {
+func eventsTo[T any](cfg *host.Config, def shared.EventDef[T], n int) <-chan T {
 	ch := make(chan T, n)
-	cfg.OnEvent = func(ev host.Event) {
+	cfg.OnEvent = func(ev host.ReceivedEvent) {
 		if v, ok, _ := host.DecodeEvent(ev, def); ok {
 			ch <- v
 		}

@@ -26,18 +26,18 @@ import (
 // as the status page.
 type statusServer struct {
 	hub     *statushub.Hub
-	ws      *statushub.Handler
+	ws      *statushub.Endpoint
 	srv     *httptest.Server
 	workers []*host.Worker
 }
 
-func newStatusServer(t *testing.T, nWorkers int, wsCfg statushub.HandlerConfig, smallBuffers bool) *statusServer {
+func newStatusServer(t *testing.T, nWorkers int, wsCfg statushub.EndpointConfig, smallBuffers bool) *statusServer {
 	t.Helper()
 	hub, err := statushub.NewHub(statushub.HubConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ws, err := statushub.NewHandler(hub, wsCfg)
+	ws, err := statushub.NewEndpoint(hub, wsCfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +111,7 @@ func dialStatus(t *testing.T, ctx context.Context, s *statusServer) *websocket.C
 }
 
 func TestWorkerStatusEventsReachWebSocketClientInOrder(t *testing.T) {
-	s := newStatusServer(t, 2, statushub.HandlerConfig{RatePerSecond: 1e6, Burst: 1e6}, false)
+	s := newStatusServer(t, 2, statushub.EndpointConfig{RatePerSecond: 1e6, Burst: 1e6}, false)
 	ctx := ctxT(t)
 	c := dialStatus(t, ctx, s)
 	// The client is subscribed once it has read something the hub
@@ -193,7 +193,7 @@ func TestWorkerStatusEventsReachWebSocketClientInOrder(t *testing.T) {
 // once a write to it has waited WriteTimeout, and counted.
 func TestStalledWebSocketClientIsDroppedWhileJobsComplete(t *testing.T) {
 	dropped := make(chan string, 1)
-	s := newStatusServer(t, 2, statushub.HandlerConfig{
+	s := newStatusServer(t, 2, statushub.EndpointConfig{
 		RatePerSecond: 1e6, Burst: 1e6, WriteTimeout: time.Second,
 		OnDrop: func(_, reason string) { dropped <- reason },
 	}, true)
@@ -235,7 +235,7 @@ func TestStatusPageShowsJobsInBrowser(t *testing.T) {
 	chromium := browser.Require(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	s := newStatusServer(t, 1, statushub.HandlerConfig{}, false)
+	s := newStatusServer(t, 1, statushub.EndpointConfig{}, false)
 	for _, err := range s.run(ctx, []protocol.Job{{ID: "page-job-0", Input: "w"}}) {
 		if err != nil {
 			t.Fatalf("job before the page loaded: %v", err)

@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/isolated-workers/isolated-workers-go/handshake"
 	"github.com/isolated-workers/isolated-workers-go/host"
+	"github.com/isolated-workers/isolated-workers-go/internal/handshakewire"
 	"github.com/isolated-workers/isolated-workers-go/internal/proc"
 	"github.com/isolated-workers/isolated-workers-go/test/testproto"
 )
@@ -174,7 +174,7 @@ func launchWithoutConnecting(t *testing.T, args ...string) (int, time.Duration) 
 	}
 	defer r.Close()
 	cmd := exec.Command(bins["testworker"], append([]string{"-stdout-lines", "0"}, args...)...)
-	cmd.Env = append(os.Environ(), handshake.Env{
+	cmd.Env = append(os.Environ(), handshakewire.Env{
 		SocketPath: filepath.Join(dir, "s"), Serializer: "json", ProtocolVersions: []int{1},
 		AuthToken: "t", ReadyFD: 3,
 	}.Encode(testproto.Handshake)...)
@@ -200,7 +200,7 @@ func TestHostConnectTimeoutAtStartup(t *testing.T) {
 }
 
 func TestDisconnectShutdownBehavior(t *testing.T) {
-	cfg, _ := config(t) // plugin.Shutdown is the default
+	cfg, _ := config(t) // plugin.ExitOnDisconnect is the default
 	started := callsStarted(&cfg, 1)
 	w := start(t, cfg)
 	errc := make(chan error, 1)

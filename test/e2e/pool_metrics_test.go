@@ -103,7 +103,7 @@ func TestPoolMetrics(t *testing.T) {
 	cfg.MeterProvider = mp
 	cfg.MaxInFlight = 1
 	started := make(chan string, 4)
-	cfg.Worker.OnEvent = func(e host.Event) {
+	cfg.Worker.OnEvent = func(e host.ReceivedEvent) {
 		if v, ok, _ := host.DecodeEvent(e, testproto.Started); ok {
 			started <- v
 		}

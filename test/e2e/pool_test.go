@@ -125,7 +125,7 @@ func TestPoolLeastLoadedAndQueue(t *testing.T) {
 	cfg, _ := poolConfig(t, 2)
 	cfg.MaxInFlight, cfg.MaxQueue = 1, 1
 	started := make(chan string, 4)
-	cfg.Worker.OnEvent = func(ev host.Event) {
+	cfg.Worker.OnEvent = func(ev host.ReceivedEvent) {
 		if v, ok, _ := host.DecodeEvent(ev, testproto.Started); ok {
 			started <- v
 		}

@@ -28,7 +28,7 @@ type orphanInfo struct {
 // role host process.
 var helperStarted = make(chan int, 1)
 
-func noteHelperStarted(ev host.Event) {
+func noteHelperStarted(ev host.ReceivedEvent) {
 	if pid, ok, _ := host.DecodeEvent(ev, testproto.HelperStarted); ok {
 		select {
 		case helperStarted <- pid:

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"errors"
-	"syscall"
 	"testing"
 
 	"github.com/isolated-workers/isolated-workers-go/host"
@@ -73,7 +72,7 @@ func TestStreamOnPool(t *testing.T) {
 			if got, err := host.Call(ctx, p, testproto.StreamPing, "x"); got != "pong:x" || err != nil {
 				t.Errorf("Call(pool, StreamPing) during a stream = %q, %v; want pong:x, nil", got, err)
 			}
-			if err := syscall.Kill(killed, syscall.SIGKILL); err != nil {
+			if err := killPID(killed); err != nil {
 				t.Fatalf("kill the streaming worker (pid %d): %v", killed, err)
 			}
 		}

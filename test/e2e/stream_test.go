@@ -279,7 +279,7 @@ func TestStreamEventsBeforeEnd(t *testing.T) {
 	lastItem := make(chan struct{})
 	var delivered atomic.Int32
 	work := make([]byte, 1<<20)
-	cfg.OnEvent = func(ev host.Event) {
+	cfg.OnEvent = func(ev host.ReceivedEvent) {
 		if _, ok, _ := host.DecodeEvent(ev, testproto.StreamTick); !ok {
 			return
 		}

@@ -21,7 +21,7 @@ import (
 var pipeline = mustPipeline()
 
 func mustPipeline() *action.Pipeline[protocol.Job, string] {
-	fetch := action.Wrap(action.New("fetch", func(ctx context.Context, ac *action.Context, job protocol.Job) (protocol.Job, error) {
+	fetch := action.Wrap(action.New("fetch", func(ctx context.Context, ac *action.JobInfo, job protocol.Job) (protocol.Job, error) {
 		if ac.Attempt <= job.FlakyAttempts {
 			return job, faults.Transientf("fetch %s: upstream unavailable (attempt %d)", job.ID, ac.Attempt)
 		}
@@ -31,13 +31,13 @@ func mustPipeline() *action.Pipeline[protocol.Job, string] {
 		// full jitter over 10 ms, 20 ms, capped at 50 ms.
 		action.WithRetry(retry.Policy{MaxAttempts: 3, BaseDelay: 10 * time.Millisecond, MaxDelay: 50 * time.Millisecond}),
 	)
-	validate := action.New("validate", func(ctx context.Context, ac *action.Context, job protocol.Job) (protocol.Job, error) {
+	validate := action.New("validate", func(ctx context.Context, ac *action.JobInfo, job protocol.Job) (protocol.Job, error) {
 		if job.Invalid {
 			return job, faults.Permanentf("validate %s: input %q is not a valid order", job.ID, job.Input)
 		}
 		return job, nil
 	})
-	transform := action.New("transform", func(ctx context.Context, ac *action.Context, job protocol.Job) (string, error) {
+	transform := action.New("transform", func(ctx context.Context, ac *action.JobInfo, job protocol.Job) (string, error) {
 		select {
 		case <-time.After(time.Duration(job.WorkMillis) * time.Millisecond):
 		case <-ctx.Done():
@@ -58,10 +58,10 @@ func main() {
 	workerID := fmt.Sprintf("worker-%d", os.Getpid())
 	plugin.Serve(plugin.Config{
 		Handshake:          protocol.Handshake,
-		DisconnectBehavior: plugin.Shutdown,
+		DisconnectBehavior: plugin.ExitOnDisconnect,
 		Handlers: plugin.Handlers(
 			plugin.Handle(protocol.Run, func(ctx context.Context, job protocol.Job) (protocol.Result, error) {
-				ac := &action.Context{
+				ac := &action.JobInfo{
 					JobID:    job.ID,
 					WorkerID: workerID,
 					Logger:   plugin.Logger(ctx),

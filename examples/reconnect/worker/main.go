@@ -21,7 +21,7 @@ func main() {
 	hostTimeout := flag.Duration("host-connect-timeout", 30*time.Second, "how long to wait for a host (0: forever)")
 	flag.Parse()
 
-	behavior := plugin.Shutdown
+	behavior := plugin.ExitOnDisconnect
 	if *keepAlive {
 		behavior = plugin.KeepAlive
 	}

@@ -1,4 +1,4 @@
-package handshake
+package handshakewire
 
 import (
 	"bufio"
@@ -47,7 +47,7 @@ type WorkerHello struct {
 // Values of WorkerHello.DisconnectBehavior: what the worker does when its
 // host disconnects.
 const (
-	BehaviorShutdown  = "shutdown"   // exit
+	BehaviorExit      = "shutdown"   // exit
 	BehaviorKeepAlive = "keep-alive" // wait for a new host
 )
 

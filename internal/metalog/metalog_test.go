@@ -1,4 +1,4 @@
-package shared_test
+package metalog_test
 
 import (
 	"bytes"
@@ -8,7 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/hashicorp/go-hclog"
-	"github.com/isolated-workers/isolated-workers-go/shared"
+	"github.com/isolated-workers/isolated-workers-go/internal/metalog"
 )
 
 // syncBuffer is a bytes.Buffer safe for concurrent writes.
@@ -72,7 +72,7 @@ func TestMetaLoggerLevels(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.level.String(), func(t *testing.T) {
 			inner, buf := newInner(t)
-			l := shared.NewMetaLogger(inner, tt.level, nil)
+			l := metalog.New(inner, tt.level, nil)
 			logAll(l)
 			if diff := cmp.Diff(tt.want, lines(buf.String())); diff != "" {
 				t.Errorf("records at level %v (-want +got):\n%s", tt.level, diff)
@@ -94,7 +94,7 @@ func TestMetaLoggerLevels(t *testing.T) {
 
 func TestMetaLoggerSetLevelShared(t *testing.T) {
 	inner, buf := newInner(t)
-	root := shared.NewMetaLogger(inner, hclog.Error, nil)
+	root := metalog.New(inner, hclog.Error, nil)
 	child := root.Named("child").With("k", "v")
 
 	child.Info("dropped")
@@ -114,7 +114,7 @@ func TestMetaLoggerSetLevelShared(t *testing.T) {
 
 func TestMetaLoggerDerived(t *testing.T) {
 	inner, buf := newInner(t)
-	l := shared.NewMetaLogger(inner, hclog.Trace, nil)
+	l := metalog.New(inner, hclog.Trace, nil)
 	named := l.Named("a").Named("b")
 	if got := named.Name(); got != "a.b" {
 		t.Errorf("Named(a).Named(b).Name() = %q, want %q", got, "a.b")
@@ -148,7 +148,7 @@ const panicReport = "isolated-workers: the configured logger panicked (logger ex
 
 func TestMetaLoggerPanickingLogger(t *testing.T) {
 	var report syncBuffer
-	l := shared.NewMetaLogger(panicLogger{hclog.NewNullLogger()}, hclog.Trace, &report)
+	l := metalog.New(panicLogger{hclog.NewNullLogger()}, hclog.Trace, &report)
 
 	l.Info("first")                // panics inside, reported
 	l.Error("second", "k", "v")    // panics, not reported again
@@ -166,7 +166,7 @@ func TestMetaLoggerPanickingLoggerDerivedFirst(t *testing.T) {
 	// A failure on a derived logger is the one reported; the parent's later
 	// failure is not reported again.
 	var report syncBuffer
-	root := shared.NewMetaLogger(panicLogger{hclog.NewNullLogger()}, hclog.Info, &report)
+	root := metalog.New(panicLogger{hclog.NewNullLogger()}, hclog.Info, &report)
 	derived := root.With("k", "v")
 	derived.Info("one")
 	root.Info("two")
@@ -178,7 +178,7 @@ func TestMetaLoggerPanickingLoggerDerivedFirst(t *testing.T) {
 
 func TestMetaLoggerPanickingLoggerConcurrent(t *testing.T) {
 	var report syncBuffer
-	l := shared.NewMetaLogger(panicLogger{hclog.NewNullLogger()}, hclog.Trace, &report)
+	l := metalog.New(panicLogger{hclog.NewNullLogger()}, hclog.Trace, &report)
 	var wg sync.WaitGroup
 	for i := range 16 {
 		wg.Go(func() {
@@ -194,7 +194,7 @@ func TestMetaLoggerPanickingLoggerConcurrent(t *testing.T) {
 }
 
 func TestMetaLoggerPanicNilReport(t *testing.T) {
-	l := shared.NewMetaLogger(panicLogger{hclog.NewNullLogger()}, hclog.Trace, nil)
+	l := metalog.New(panicLogger{hclog.NewNullLogger()}, hclog.Trace, nil)
 	l.Info("must not panic with a nil report writer")
 }
 
@@ -215,7 +215,7 @@ func TestMetaLoggerStandardWriter(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			inner, buf := newInner(t)
-			w := shared.NewMetaLogger(inner, tt.level, nil).StandardWriter(tt.opts)
+			w := metalog.New(inner, tt.level, nil).StandardWriter(tt.opts)
 			n, err := w.Write([]byte(tt.write))
 			if n != len(tt.write) || err != nil {
 				t.Errorf("Write(%q) = %d, %v, want %d, nil", tt.write, n, err, len(tt.write))
@@ -229,7 +229,7 @@ func TestMetaLoggerStandardWriter(t *testing.T) {
 
 func TestMetaLoggerStandardLogger(t *testing.T) {
 	inner, buf := newInner(t)
-	shared.NewMetaLogger(inner, hclog.Info, nil).StandardLogger(nil).Printf("n=%d", 3)
+	metalog.New(inner, hclog.Info, nil).StandardLogger(nil).Printf("n=%d", 3)
 	if diff := cmp.Diff([]string{"[INFO]  n=3"}, lines(buf.String())); diff != "" {
 		t.Errorf("records (-want +got):\n%s", diff)
 	}

@@ -1,4 +1,4 @@
-package handshake_test
+package handshakewire_test
 
 import (
 	"bufio"
@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/isolated-workers/isolated-workers-go/handshake"
+	"github.com/isolated-workers/isolated-workers-go/internal/handshakewire"
 )
 
 // FuzzParseEnv feeds ParseEnv arbitrary values for every variable the host
@@ -27,14 +28,14 @@ func FuzzParseEnv(f *testing.F) {
 	f.Add("d5f1c0de", "s\x00", "j\n", "1\t", "\xff", "0x3")
 	f.Fuzz(func(t *testing.T, cookie, socket, serializer, versions, token, fd string) {
 		vars := map[string]string{
-			testConfig.MagicCookieKey:     cookie,
-			handshake.EnvSocketPath:       socket,
-			handshake.EnvSerializer:       serializer,
-			handshake.EnvProtocolVersions: versions,
-			handshake.EnvAuthToken:        token,
-			handshake.EnvReadyFD:          fd,
+			testConfig.MagicCookieKey:         cookie,
+			handshakewire.EnvSocketPath:       socket,
+			handshakewire.EnvSerializer:       serializer,
+			handshakewire.EnvProtocolVersions: versions,
+			handshakewire.EnvAuthToken:        token,
+			handshakewire.EnvReadyFD:          fd,
 		}
-		env, err := handshake.ParseEnv(testConfig, func(k string) string { return vars[k] })
+		env, err := handshakewire.ParseEnv(testConfig, func(k string) string { return vars[k] })
 		if cookie != testConfig.MagicCookieValue {
 			if !errors.Is(err, handshake.ErrNotLaunchedByHost) {
 				t.Fatalf("ParseEnv(cookie %q) = %v, want ErrNotLaunchedByHost", cookie, err)
@@ -45,7 +46,7 @@ func FuzzParseEnv(f *testing.F) {
 			if !strings.HasPrefix(err.Error(), "handshake: ISOLATED_WORKERS_") {
 				t.Fatalf("ParseEnv(%q) = %q, want an error naming the variable", vars, err)
 			}
-			if diff := cmp.Diff(handshake.Env{}, env); diff != "" {
+			if diff := cmp.Diff(handshakewire.Env{}, env); diff != "" {
 				t.Fatalf("ParseEnv(%q) returned a partial Env with its error (-want +got):\n%s", vars, diff)
 			}
 			return
@@ -61,7 +62,7 @@ func FuzzParseEnv(f *testing.F) {
 				t.Fatalf("ParseEnv(%q) = %+v, accepted version %d", vars, env, v)
 			}
 		}
-		again, err := handshake.ParseEnv(testConfig, environ(env.Encode(testConfig)))
+		again, err := handshakewire.ParseEnv(testConfig, environ(env.Encode(testConfig)))
 		if err != nil {
 			t.Fatalf("ParseEnv(Encode(%+v)) = %v, want nil", env, err)
 		}
@@ -89,18 +90,18 @@ func FuzzHello(f *testing.F) {
 	// size limit while mutating (and minimizing) small inputs.
 	f.Fuzz(func(t *testing.T, in []byte, sel uint8, grow bool) {
 		if grow && len(in) > 0 {
-			in = bytes.Repeat(in, handshake.MaxHelloSize/len(in)+2)
+			in = bytes.Repeat(in, handshakewire.MaxHelloSize/len(in)+2)
 		}
 		br := bufio.NewReaderSize(bytes.NewReader(in), 16+int(sel))
 		for i := 0; i < 4; i++ {
 			var more bool
 			switch (int(sel) + i) % 3 {
 			case 0:
-				more = helloRoundTrip[handshake.HostHello](t, br, in)
+				more = helloRoundTrip[handshakewire.HostHello](t, br, in)
 			case 1:
-				more = helloRoundTrip[handshake.WorkerHello](t, br, in)
+				more = helloRoundTrip[handshakewire.WorkerHello](t, br, in)
 			default:
-				more = helloRoundTrip[handshake.Control](t, br, in)
+				more = helloRoundTrip[handshakewire.Control](t, br, in)
 			}
 			if !more {
 				return
@@ -114,10 +115,10 @@ func FuzzHello(f *testing.F) {
 func helloRoundTrip[T any](t *testing.T, br *bufio.Reader, in []byte) bool {
 	t.Helper()
 	var v T
-	err := handshake.ReadHello(br, &v)
+	err := handshakewire.ReadHello(br, &v)
 	switch {
 	case err == nil:
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, handshake.ErrHelloTooLarge):
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, handshakewire.ErrHelloTooLarge):
 		return false
 	case strings.HasPrefix(err.Error(), "malformed hello: "):
 		return true
@@ -125,17 +126,17 @@ func helloRoundTrip[T any](t *testing.T, br *bufio.Reader, in []byte) bool {
 		t.Fatalf("ReadHello(%.60q) = %v, not a documented error", in, err)
 	}
 	var buf bytes.Buffer
-	if err := handshake.WriteHello(&buf, v); err != nil {
+	if err := handshakewire.WriteHello(&buf, v); err != nil {
 		t.Fatalf("WriteHello(%+v) = %v", v, err)
 	}
 	if bytes.Count(buf.Bytes(), []byte("\n")) != 1 {
 		t.Fatalf("WriteHello(%+v) wrote %q, not one line", v, buf.Bytes())
 	}
-	if buf.Len() > handshake.MaxHelloSize {
+	if buf.Len() > handshakewire.MaxHelloSize {
 		return true // escaping may grow a line past the limit
 	}
 	var again T
-	if err := handshake.ReadHello(bufio.NewReader(&buf), &again); err != nil {
+	if err := handshakewire.ReadHello(bufio.NewReader(&buf), &again); err != nil {
 		t.Fatalf("ReadHello(WriteHello(%+v)) = %v", v, err)
 	}
 	// omitempty drops an empty list: [] and no list are the same hello.
@@ -158,14 +159,14 @@ func FuzzParseReady(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, line string) {
-		version, pid, err := handshake.ParseReady(line)
+		version, pid, err := handshakewire.ParseReady(line)
 		var se *handshake.StartupError
 		switch {
 		case err == nil:
 			if version < 1 || pid < 1 {
 				t.Fatalf("ParseReady(%q) = %d, %d, nil, want positive numbers", line, version, pid)
 			}
-			v2, p2, err := handshake.ParseReady(handshake.ReadyLine(version, pid))
+			v2, p2, err := handshakewire.ParseReady(handshakewire.ReadyLine(version, pid))
 			if v2 != version || p2 != pid || err != nil {
 				t.Fatalf("ParseReady(ReadyLine(%d, %d)) = %d, %d, %v", version, pid, v2, p2, err)
 			}
@@ -181,14 +182,14 @@ func FuzzParseReady(f *testing.F) {
 				// ErrorLine keeps the message whole when it fits in
 				// MaxReadyLine and cuts it by design when it does not:
 				// the round trip gives the message or its start.
-				l := handshake.ErrorLine(se.Message)
-				if len(l) > handshake.MaxReadyLine {
+				l := handshakewire.ErrorLine(se.Message)
+				if len(l) > handshakewire.MaxReadyLine {
 					t.Fatalf("ErrorLine(%d bytes) is %d bytes, over MaxReadyLine", len(se.Message), len(l))
 				}
-				_, _, err := handshake.ParseReady(l)
+				_, _, err := handshakewire.ParseReady(l)
 				var se2 *handshake.StartupError
 				if !errors.As(err, &se2) || !strings.HasPrefix(se.Message, se2.Message) ||
-					(len(l) < handshake.MaxReadyLine && se2.Message != se.Message) {
+					(len(l) < handshakewire.MaxReadyLine && se2.Message != se.Message) {
 					t.Fatalf("ParseReady(ErrorLine(%q)) = %v, want the same StartupError or its start", se.Message, err)
 				}
 			}

@@ -9,11 +9,12 @@ import (
 	"github.com/isolated-workers/isolated-workers-go/shared/status"
 )
 
-// Context is what an action knows about the job it runs in. One Context
+// JobInfo is what an action knows about the job it runs in. One JobInfo
 // belongs to one run of a job: the pipeline and the wrappers update it as
 // the job goes (Action, Attempt), so it must not be shared between jobs
-// running at the same time. The zero value is usable.
-type Context struct {
+// running at the same time. The zero value is usable. It is not a
+// context.Context: an action gets both, the call's ctx and its *JobInfo.
+type JobInfo struct {
 	// JobID and WorkerID identify the job and the worker running it. They
 	// appear in every log line and status event.
 	JobID    string
@@ -48,7 +49,7 @@ type Context struct {
 }
 
 // Dep returns the dependency called name if there is one of type T.
-func Dep[T any](ac *Context, name string) (T, bool) {
+func Dep[T any](ac *JobInfo, name string) (T, bool) {
 	var zero T
 	if ac == nil {
 		return zero, false
@@ -62,12 +63,12 @@ func Dep[T any](ac *Context, name string) (T, bool) {
 
 // Log returns ac.Logger (or a logger that discards) with the job's fields:
 // job_id, worker_id, action and attempt.
-func (ac *Context) Log() hclog.Logger {
+func (ac *JobInfo) Log() hclog.Logger {
 	return ac.logger(nil).With(ac.logFields()...)
 }
 
 // logger returns override, else ac.Logger, else a null logger.
-func (ac *Context) logger(override hclog.Logger) hclog.Logger {
+func (ac *JobInfo) logger(override hclog.Logger) hclog.Logger {
 	switch {
 	case override != nil:
 		return override
@@ -78,12 +79,12 @@ func (ac *Context) logger(override hclog.Logger) hclog.Logger {
 	}
 }
 
-func (ac *Context) logFields() []any {
+func (ac *JobInfo) logFields() []any {
 	return []any{"job_id", ac.JobID, "worker_id", ac.WorkerID, "action", ac.Action, "attempt", ac.Attempt}
 }
 
 // publish sends a status event built from ac, if ac.Status is set.
-func (ac *Context) publish(st status.Status, attempt int, err error) {
+func (ac *JobInfo) publish(st status.Status, attempt int, err error) {
 	if ac.Status == nil {
 		return
 	}

@@ -1,4 +1,4 @@
-package handshake
+package handshakewire
 
 import (
 	"errors"
@@ -6,6 +6,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/isolated-workers/isolated-workers-go/handshake"
 )
 
 // Environment variables the host sets for the worker.
@@ -20,10 +22,6 @@ const (
 	EnvSocketGroup = "ISOLATED_WORKERS_SOCKET_GROUP"
 )
 
-// ErrNotLaunchedByHost: the magic cookie is missing or wrong, so the binary
-// was most likely started by hand.
-var ErrNotLaunchedByHost = errors.New("this binary is a worker plugin, launched by its host; it is not meant to be run directly")
-
 // Env is what the host tells the worker through the environment.
 type Env struct {
 	SocketPath       string
@@ -37,7 +35,7 @@ type Env struct {
 }
 
 // Encode returns the variables as KEY=VALUE pairs, the cookie first.
-func (e Env) Encode(c Config) []string {
+func (e Env) Encode(c handshake.Config) []string {
 	vs := make([]string, len(e.ProtocolVersions))
 	for i, v := range e.ProtocolVersions {
 		vs[i] = strconv.Itoa(v)
@@ -59,9 +57,9 @@ func (e Env) Encode(c Config) []string {
 // ParseEnv reads the contract from getenv (os.Getenv in a worker). A
 // missing or wrong cookie gives ErrNotLaunchedByHost; any other problem an
 // error naming the variable.
-func ParseEnv(c Config, getenv func(string) string) (Env, error) {
+func ParseEnv(c handshake.Config, getenv func(string) string) (Env, error) {
 	if c.MagicCookieKey == "" || getenv(c.MagicCookieKey) != c.MagicCookieValue {
-		return Env{}, ErrNotLaunchedByHost
+		return Env{}, handshake.ErrNotLaunchedByHost
 	}
 	var e Env
 	e.SocketPath = getenv(EnvSocketPath)
@@ -98,7 +96,7 @@ func ParseEnv(c Config, getenv func(string) string) (Env, error) {
 // UnsetEnv removes the cookie and every handshake variable from this
 // process's environment, so processes it starts do not inherit them (the
 // auth token is a secret). A worker calls it once it has read them.
-func UnsetEnv(c Config) {
+func UnsetEnv(c handshake.Config) {
 	if c.MagicCookieKey != "" {
 		os.Unsetenv(c.MagicCookieKey)
 	}

@@ -9,7 +9,7 @@ import (
 type mailer struct{ from string }
 
 func TestDep(t *testing.T) {
-	ac := &action.Context{Deps: map[string]any{"mailer": &mailer{from: "ops@example.com"}, "limit": 3}}
+	ac := &action.JobInfo{Deps: map[string]any{"mailer": &mailer{from: "ops@example.com"}, "limit": 3}}
 	if m, ok := action.Dep[*mailer](ac, "mailer"); !ok || m.from != "ops@example.com" {
 		t.Errorf("Dep[*mailer](mailer) = %v, %v, want the mailer, true", m, ok)
 	}
@@ -25,14 +25,14 @@ func TestDep(t *testing.T) {
 	if _, ok := action.Dep[int](nil, "limit"); ok {
 		t.Errorf("Dep[int](nil context) ok = true, want false")
 	}
-	if _, ok := action.Dep[int](&action.Context{}, "limit"); ok {
+	if _, ok := action.Dep[int](&action.JobInfo{}, "limit"); ok {
 		t.Errorf("Dep[int](no deps) ok = true, want false")
 	}
 }
 
-func TestContextLog(t *testing.T) {
+func TestJobInfoLog(t *testing.T) {
 	logger, logs := newLogger(t)
-	ac := &action.Context{JobID: "j1", WorkerID: "w1", Action: "parse", Attempt: 2, Logger: logger}
+	ac := &action.JobInfo{JobID: "j1", WorkerID: "w1", Action: "parse", Attempt: 2, Logger: logger}
 	ac.Log().Info("hello")
 	lines := logs.Lines(t)
 	if len(lines) != 1 {
@@ -44,5 +44,5 @@ func TestContextLog(t *testing.T) {
 		}
 	}
 	// Without a logger, logging is a no-op rather than a nil dereference.
-	(&action.Context{}).Log().Info("discarded")
+	(&action.JobInfo{}).Log().Info("discarded")
 }

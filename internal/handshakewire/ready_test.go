@@ -1,4 +1,4 @@
-package handshake_test
+package handshakewire_test
 
 import (
 	"errors"
@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/isolated-workers/isolated-workers-go/handshake"
+	"github.com/isolated-workers/isolated-workers-go/internal/handshakewire"
 )
 
 func TestReadyLine(t *testing.T) {
@@ -20,7 +21,7 @@ func TestReadyLine(t *testing.T) {
 		{12, 1, "ready 12 1\n"},
 	}
 	for _, tt := range tests {
-		if got := handshake.ReadyLine(tt.version, tt.pid); got != tt.want {
+		if got := handshakewire.ReadyLine(tt.version, tt.pid); got != tt.want {
 			t.Errorf("ReadyLine(%d, %d) = %q, want %q", tt.version, tt.pid, got, tt.want)
 		}
 	}
@@ -35,7 +36,7 @@ func TestErrorLine(t *testing.T) {
 		{"", "error startup - \n"},
 	}
 	for _, tt := range tests {
-		if got := handshake.ErrorLine(tt.msg); got != tt.want {
+		if got := handshakewire.ErrorLine(tt.msg); got != tt.want {
 			t.Errorf("ErrorLine(%q) = %q, want %q", tt.msg, got, tt.want)
 		}
 	}
@@ -77,7 +78,7 @@ func TestParseReady(t *testing.T) {
 		{line: "hello from a worker that prints to the pipe\n", wantErr: `malformed ready line "hello from a worker that prints to the pipe"`},
 	}
 	for _, tt := range tests {
-		version, pid, err := handshake.ParseReady(tt.line)
+		version, pid, err := handshakewire.ParseReady(tt.line)
 		if version != tt.version || pid != tt.pid || errText(err) != tt.wantErr {
 			t.Errorf("ParseReady(%q) = %d, %d, %q, want %d, %d, %q", tt.line, version, pid, errText(err), tt.version, tt.pid, tt.wantErr)
 		}
@@ -90,13 +91,13 @@ func TestParseReady(t *testing.T) {
 
 func TestParseReadyRoundTrip(t *testing.T) {
 	for _, v := range [][2]int{{1, 1}, {2, 31337}, {1 << 20, 1 << 30}} {
-		version, pid, err := handshake.ParseReady(handshake.ReadyLine(v[0], v[1]))
+		version, pid, err := handshakewire.ParseReady(handshakewire.ReadyLine(v[0], v[1]))
 		if version != v[0] || pid != v[1] || err != nil {
 			t.Errorf("ParseReady(ReadyLine(%d, %d)) = %d, %d, %v, want %d, %d, nil", v[0], v[1], version, pid, err, v[0], v[1])
 		}
 	}
 	for _, msg := range []string{"listen on /tmp/x/s: address already in use", "multi\nline", ""} {
-		_, _, err := handshake.ParseReady(handshake.ErrorLine(msg))
+		_, _, err := handshakewire.ParseReady(handshakewire.ErrorLine(msg))
 		var se *handshake.StartupError
 		if !errors.As(err, &se) {
 			t.Errorf("ParseReady(ErrorLine(%q)) = %v, want a *StartupError", msg, err)
@@ -123,7 +124,7 @@ func TestStartupErrorUnwrapsMismatches(t *testing.T) {
 		{msg: "no common protocol version: host speaks [x], worker speaks [3]"},
 	}
 	for _, tt := range tests {
-		_, _, err := handshake.ParseReady("error " + tt.msg + "\n")
+		_, _, err := handshakewire.ParseReady("error " + tt.msg + "\n")
 		if err.Error() != tt.msg {
 			t.Errorf("ParseReady error text = %q, want the worker's %q", err, tt.msg)
 		}
@@ -156,8 +157,8 @@ func TestErrorLineForCodes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			line := handshake.ErrorLineFor(tt.err)
-			_, _, err := handshake.ParseReady(line)
+			line := handshakewire.ErrorLineFor(tt.err)
+			_, _, err := handshakewire.ParseReady(line)
 			var se *handshake.StartupError
 			if !errors.As(err, &se) {
 				t.Fatalf("ParseReady(%q) = %v, want a *StartupError", line, err)

@@ -1,4 +1,4 @@
-package handshake
+package handshakewire
 
 // Control is one JSON line on the control stream after the hello.
 type Control struct {

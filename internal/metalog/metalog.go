@@ -1,4 +1,8 @@
-package shared
+// Package metalog is the logger host and worker wrap around a user's logger
+// for their own records: it filters by level and survives a logger that
+// panics. It is internal: users configure it through host.Config and
+// plugin.Config (Logger, LogLevel).
+package metalog
 
 import (
 	"fmt"
@@ -10,7 +14,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 )
 
-// NewMetaLogger wraps a user's logger for the library's own use. It drops
+// New wraps a user's logger for the library's own use. It drops
 // records below level before they reach inner, and it protects the library
 // from inner: a panic inside inner is recovered, the operation that logged
 // goes on, and the first such failure is reported once to report (os.Stderr
@@ -18,7 +22,7 @@ import (
 //
 // Loggers derived with Named, With and ResetNamed share the level and the
 // once-only report. Safe for concurrent use.
-func NewMetaLogger(inner hclog.Logger, level hclog.Level, report io.Writer) hclog.Logger {
+func New(inner hclog.Logger, level hclog.Level, report io.Writer) hclog.Logger {
 	m := &metaLogger{inner: inner, shared: &metaShared{report: report}}
 	m.shared.level.Store(int32(level))
 	return m
@@ -113,12 +117,12 @@ func (m *metaLogger) StandardLogger(opts *hclog.StandardLoggerOptions) *log.Logg
 }
 
 func (m *metaLogger) StandardWriter(opts *hclog.StandardLoggerOptions) io.Writer {
-	return standardWriter(m, opts)
+	return StandardWriter(m, opts)
 }
 
-// standardWriter is an io.Writer logging each write as one record of l, at
+// StandardWriter returns an io.Writer logging each write as one record of l, at
 // opts.ForceLevel or else Info, as hclog's own StandardWriter does.
-func standardWriter(l hclog.Logger, opts *hclog.StandardLoggerOptions) io.Writer {
+func StandardWriter(l hclog.Logger, opts *hclog.StandardLoggerOptions) io.Writer {
 	level := hclog.Info
 	if opts != nil && opts.ForceLevel != hclog.NoLevel {
 		level = opts.ForceLevel

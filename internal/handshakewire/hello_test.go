@@ -1,4 +1,4 @@
-package handshake_test
+package handshakewire_test
 
 import (
 	"bufio"
@@ -10,7 +10,7 @@ import (
 	"testing/iotest"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/isolated-workers/isolated-workers-go/handshake"
+	"github.com/isolated-workers/isolated-workers-go/internal/handshakewire"
 )
 
 func TestWriteHello(t *testing.T) {
@@ -19,37 +19,37 @@ func TestWriteHello(t *testing.T) {
 		want string
 	}{
 		{
-			v:    handshake.HostHello{Token: "tok", ProtocolVersion: 2, Serializer: "json", Fingerprint: "json/0a/1", PID: 100, LogLevel: "debug"},
+			v:    handshakewire.HostHello{Token: "tok", ProtocolVersion: 2, Serializer: "json", Fingerprint: "json/0a/1", PID: 100, LogLevel: "debug"},
 			want: `{"token":"tok","protocolVersion":2,"serializer":"json","fingerprint":"json/0a/1","pid":100,"logLevel":"debug"}` + "\n",
 		},
 		{
-			v:    handshake.HostHello{Token: "tok", ProtocolVersion: 1, Serializer: "json", Fingerprint: "f", PID: 1},
+			v:    handshakewire.HostHello{Token: "tok", ProtocolVersion: 1, Serializer: "json", Fingerprint: "f", PID: 1},
 			want: `{"token":"tok","protocolVersion":1,"serializer":"json","fingerprint":"f","pid":1}` + "\n",
 		},
 		{
-			v:    handshake.WorkerHello{ProtocolVersion: 1, Serializer: "json", Fingerprint: "f", PID: 7, Messages: []string{"echo", "ping"}, DisconnectBehavior: "shutdown"},
+			v:    handshakewire.WorkerHello{ProtocolVersion: 1, Serializer: "json", Fingerprint: "f", PID: 7, Messages: []string{"echo", "ping"}, DisconnectBehavior: "shutdown"},
 			want: `{"protocolVersion":1,"serializer":"json","fingerprint":"f","pid":7,"messages":["echo","ping"],"disconnectBehavior":"shutdown"}` + "\n",
 		},
 		{
-			v:    handshake.WorkerHello{ProtocolVersion: 1, Serializer: "json", Fingerprint: "f", PID: 7, MaxFrameSize: 4096, MaxRawSize: 1 << 20},
+			v:    handshakewire.WorkerHello{ProtocolVersion: 1, Serializer: "json", Fingerprint: "f", PID: 7, MaxFrameSize: 4096, MaxRawSize: 1 << 20},
 			want: `{"protocolVersion":1,"serializer":"json","fingerprint":"f","pid":7,"maxFrameSize":4096,"maxRawSize":1048576}` + "\n",
 		},
 		{
-			v:    handshake.WorkerHello{Error: "authentication failed: wrong auth token from pid 9"},
+			v:    handshakewire.WorkerHello{Error: "authentication failed: wrong auth token from pid 9"},
 			want: `{"error":"authentication failed: wrong auth token from pid 9"}` + "\n",
 		},
 		{
-			v:    handshake.Control{Op: handshake.OpShutdown},
+			v:    handshakewire.Control{Op: handshakewire.OpShutdown},
 			want: `{"op":"shutdown"}` + "\n",
 		},
 		{
-			v:    handshake.Control{Op: handshake.OpGoodbye, Reason: "host disconnected"},
+			v:    handshakewire.Control{Op: handshakewire.OpGoodbye, Reason: "host disconnected"},
 			want: `{"op":"goodbye","reason":"host disconnected"}` + "\n",
 		},
 	}
 	for _, tt := range tests {
 		var buf bytes.Buffer
-		if err := handshake.WriteHello(&buf, tt.v); err != nil {
+		if err := handshakewire.WriteHello(&buf, tt.v); err != nil {
 			t.Errorf("WriteHello(%+v) = %v, want nil", tt.v, err)
 			continue
 		}
@@ -60,11 +60,11 @@ func TestWriteHello(t *testing.T) {
 }
 
 func TestWriteHelloError(t *testing.T) {
-	if err := handshake.WriteHello(io.Discard, func() {}); err == nil {
+	if err := handshakewire.WriteHello(io.Discard, func() {}); err == nil {
 		t.Errorf("WriteHello(a func) = nil, want a marshal error")
 	}
 	werr := errors.New("broken pipe")
-	if err := handshake.WriteHello(failWriter{werr}, handshake.Control{Op: "x"}); !errors.Is(err, werr) {
+	if err := handshakewire.WriteHello(failWriter{werr}, handshakewire.Control{Op: "x"}); !errors.Is(err, werr) {
 		t.Errorf("WriteHello(failing writer) = %v, want %v", err, werr)
 	}
 }
@@ -74,32 +74,32 @@ type failWriter struct{ err error }
 func (w failWriter) Write([]byte) (int, error) { return 0, w.err }
 
 func TestHelloRoundTrip(t *testing.T) {
-	hh := handshake.HostHello{Token: strings.Repeat("ab", 32), ProtocolVersion: 3, Serializer: "msgpack", Fingerprint: "msgpack/0000/1", PID: 12, LogLevel: "trace"}
-	wh := handshake.WorkerHello{ProtocolVersion: 3, Serializer: "msgpack", Fingerprint: "msgpack/0000/1", PID: 13,
+	hh := handshakewire.HostHello{Token: strings.Repeat("ab", 32), ProtocolVersion: 3, Serializer: "msgpack", Fingerprint: "msgpack/0000/1", PID: 12, LogLevel: "trace"}
+	wh := handshakewire.WorkerHello{ProtocolVersion: 3, Serializer: "msgpack", Fingerprint: "msgpack/0000/1", PID: 13,
 		Messages: []string{"a", "b\n<c>"}, DisconnectBehavior: "keep-alive"}
 	var buf bytes.Buffer
 	for _, v := range []any{hh, wh} {
-		if err := handshake.WriteHello(&buf, v); err != nil {
+		if err := handshakewire.WriteHello(&buf, v); err != nil {
 			t.Fatalf("WriteHello(%+v) = %v", v, err)
 		}
 	}
 	br := bufio.NewReaderSize(iotest.OneByteReader(&buf), 16)
-	var gotH handshake.HostHello
-	if err := handshake.ReadHello(br, &gotH); err != nil {
+	var gotH handshakewire.HostHello
+	if err := handshakewire.ReadHello(br, &gotH); err != nil {
 		t.Fatalf("ReadHello(host hello) = %v, want nil", err)
 	}
 	if diff := cmp.Diff(hh, gotH); diff != "" {
 		t.Errorf("ReadHello(host hello) mismatch (-want +got):\n%s", diff)
 	}
-	var gotW handshake.WorkerHello
-	if err := handshake.ReadHello(br, &gotW); err != nil {
+	var gotW handshakewire.WorkerHello
+	if err := handshakewire.ReadHello(br, &gotW); err != nil {
 		t.Fatalf("ReadHello(worker hello) = %v, want nil", err)
 	}
 	if diff := cmp.Diff(wh, gotW); diff != "" {
 		t.Errorf("ReadHello(worker hello) mismatch (-want +got):\n%s", diff)
 	}
-	var c handshake.Control
-	if err := handshake.ReadHello(br, &c); err != io.EOF {
+	var c handshakewire.Control
+	if err := handshakewire.ReadHello(br, &c); err != io.EOF {
 		t.Errorf("ReadHello(after the last line) = %v, want io.EOF", err)
 	}
 }
@@ -114,17 +114,17 @@ func TestReadHello(t *testing.T) {
 		name    string
 		in      string
 		bufSize int
-		want    handshake.Control
+		want    handshakewire.Control
 		wantErr string
 		is      error // the error must match it with errors.Is
 	}{
-		{name: "one line", in: `{"op":"shutdown"}` + "\n", want: handshake.Control{Op: "shutdown"}},
-		{name: "unknown fields ignored", in: `{"op":"goodbye","reason":"r","extra":[1,2]}` + "\n", want: handshake.Control{Op: "goodbye", Reason: "r"}},
-		{name: "spaces and CRLF", in: ` { "op" : "goodbye" } ` + "\r\n", want: handshake.Control{Op: "goodbye"}},
-		{name: "line longer than the buffer", in: line(5000), bufSize: 16, want: handshake.Control{Op: strings.Repeat("x", 5000-10)}},
-		{name: "exactly MaxHelloSize", in: line(handshake.MaxHelloSize), want: handshake.Control{Op: strings.Repeat("x", handshake.MaxHelloSize-10)}},
-		{name: "one byte over MaxHelloSize", in: line(handshake.MaxHelloSize + 1), wantErr: "hello exceeds 64 KiB", is: handshake.ErrHelloTooLarge},
-		{name: "huge without newline", in: strings.Repeat("{", 1<<20), wantErr: "hello exceeds 64 KiB", is: handshake.ErrHelloTooLarge},
+		{name: "one line", in: `{"op":"shutdown"}` + "\n", want: handshakewire.Control{Op: "shutdown"}},
+		{name: "unknown fields ignored", in: `{"op":"goodbye","reason":"r","extra":[1,2]}` + "\n", want: handshakewire.Control{Op: "goodbye", Reason: "r"}},
+		{name: "spaces and CRLF", in: ` { "op" : "goodbye" } ` + "\r\n", want: handshakewire.Control{Op: "goodbye"}},
+		{name: "line longer than the buffer", in: line(5000), bufSize: 16, want: handshakewire.Control{Op: strings.Repeat("x", 5000-10)}},
+		{name: "exactly MaxHelloSize", in: line(handshakewire.MaxHelloSize), want: handshakewire.Control{Op: strings.Repeat("x", handshakewire.MaxHelloSize-10)}},
+		{name: "one byte over MaxHelloSize", in: line(handshakewire.MaxHelloSize + 1), wantErr: "hello exceeds 64 KiB", is: handshakewire.ErrHelloTooLarge},
+		{name: "huge without newline", in: strings.Repeat("{", 1<<20), wantErr: "hello exceeds 64 KiB", is: handshakewire.ErrHelloTooLarge},
 		{name: "empty stream", in: "", wantErr: "EOF", is: io.EOF},
 		{name: "stream ends inside the line", in: `{"op":"shut`, wantErr: "unexpected EOF", is: io.ErrUnexpectedEOF},
 		{name: "complete JSON without newline", in: `{"op":"shutdown"}`, wantErr: "unexpected EOF", is: io.ErrUnexpectedEOF},
@@ -139,8 +139,8 @@ func TestReadHello(t *testing.T) {
 			if size == 0 {
 				size = 4096
 			}
-			var got handshake.Control
-			err := handshake.ReadHello(bufio.NewReaderSize(strings.NewReader(tt.in), size), &got)
+			var got handshakewire.Control
+			err := handshakewire.ReadHello(bufio.NewReaderSize(strings.NewReader(tt.in), size), &got)
 			if errText(err) != tt.wantErr {
 				t.Fatalf("ReadHello(%.40q) = %q, want %q", tt.in, errText(err), tt.wantErr)
 			}
@@ -157,15 +157,15 @@ func TestReadHello(t *testing.T) {
 func TestReadHelloReadError(t *testing.T) {
 	boom := errors.New("stream reset")
 	r := io.MultiReader(strings.NewReader(`{"op":`), iotest.ErrReader(boom))
-	var c handshake.Control
-	if err := handshake.ReadHello(bufio.NewReader(r), &c); !errors.Is(err, boom) {
+	var c handshakewire.Control
+	if err := handshakewire.ReadHello(bufio.NewReader(r), &c); !errors.Is(err, boom) {
 		t.Errorf("ReadHello(reader failing mid-line) = %v, want %v", err, boom)
 	}
 }
 
 func TestReadHelloMalformedWrapsJSONError(t *testing.T) {
-	var c handshake.Control
-	err := handshake.ReadHello(bufio.NewReader(strings.NewReader("[1]\n")), &c)
+	var c handshakewire.Control
+	err := handshakewire.ReadHello(bufio.NewReader(strings.NewReader("[1]\n")), &c)
 	if err == nil || !strings.HasPrefix(err.Error(), "malformed hello: ") {
 		t.Fatalf("ReadHello([1]) = %v, want a malformed hello error", err)
 	}

@@ -1,4 +1,4 @@
-package handshake_test
+package handshakewire_test
 
 import (
 	"errors"
@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/isolated-workers/isolated-workers-go/handshake"
+	"github.com/isolated-workers/isolated-workers-go/internal/handshakewire"
 )
 
 var testConfig = handshake.Config{MagicCookieKey: "TEST_WORKER_COOKIE", MagicCookieValue: "d5f1c0de", ProtocolVersions: []int{1, 2}}
@@ -26,17 +27,17 @@ func environ(pairs []string) func(string) string {
 func validEnv() map[string]string {
 	return map[string]string{
 		testConfig.MagicCookieKey:            testConfig.MagicCookieValue,
-		handshake.EnvSocketPath:              "/tmp/iw-123/s",
-		handshake.EnvSerializer:              "json",
-		handshake.EnvProtocolVersions:        "1,2",
-		handshake.EnvAuthToken:               "0123abcd",
-		handshake.EnvReadyFD:                 "3",
+		handshakewire.EnvSocketPath:          "/tmp/iw-123/s",
+		handshakewire.EnvSerializer:          "json",
+		handshakewire.EnvProtocolVersions:    "1,2",
+		handshakewire.EnvAuthToken:           "0123abcd",
+		handshakewire.EnvReadyFD:             "3",
 		"UNRELATED_VARIABLE_SET_BY_THE_USER": "x",
 	}
 }
 
 func TestEnvEncode(t *testing.T) {
-	e := handshake.Env{SocketPath: "/tmp/iw-1/s", Serializer: "msgpack", ProtocolVersions: []int{1, 3}, AuthToken: "tok", ReadyFD: 4}
+	e := handshakewire.Env{SocketPath: "/tmp/iw-1/s", Serializer: "msgpack", ProtocolVersions: []int{1, 3}, AuthToken: "tok", ReadyFD: 4}
 	want := []string{
 		"TEST_WORKER_COOKIE=d5f1c0de",
 		"ISOLATED_WORKERS_SOCKET_PATH=/tmp/iw-1/s",
@@ -51,14 +52,14 @@ func TestEnvEncode(t *testing.T) {
 }
 
 func TestEnvRoundTrip(t *testing.T) {
-	envs := []handshake.Env{
+	envs := []handshakewire.Env{
 		{SocketPath: "/tmp/iw-1/s", Serializer: "json", ProtocolVersions: []int{1}, AuthToken: "a", ReadyFD: 3},
 		{SocketPath: "/var/folders/x y/iw-2/s", Serializer: "msgpack", ProtocolVersions: []int{1, 2, 7}, AuthToken: strings.Repeat("f", 64), ReadyFD: 9},
 		{SocketPath: "s=with=equals", Serializer: "my,serializer", ProtocolVersions: []int{2, 1}, AuthToken: "t=k", ReadyFD: 1000},
 		{SocketPath: "/run/iw-3/s", Serializer: "json", ProtocolVersions: []int{1}, AuthToken: "g", ReadyFD: 3, SocketGroup: "1000"},
 	}
 	for _, want := range envs {
-		got, err := handshake.ParseEnv(testConfig, environ(want.Encode(testConfig)))
+		got, err := handshakewire.ParseEnv(testConfig, environ(want.Encode(testConfig)))
 		if err != nil {
 			t.Errorf("ParseEnv(Encode(%+v)) error = %v, want nil", want, err)
 			continue
@@ -74,26 +75,26 @@ func TestParseEnv(t *testing.T) {
 		name    string
 		cfg     *handshake.Config // nil means testConfig
 		change  map[string]string // "" deletes the variable
-		want    handshake.Env
+		want    handshakewire.Env
 		wantErr string
 	}{
 		{
 			name: "valid",
-			want: handshake.Env{SocketPath: "/tmp/iw-123/s", Serializer: "json", ProtocolVersions: []int{1, 2}, AuthToken: "0123abcd", ReadyFD: 3},
+			want: handshakewire.Env{SocketPath: "/tmp/iw-123/s", Serializer: "json", ProtocolVersions: []int{1, 2}, AuthToken: "0123abcd", ReadyFD: 3},
 		},
 		{
 			name:   "versions with spaces and duplicates",
-			change: map[string]string{handshake.EnvProtocolVersions: " 2, 1 ,2"},
-			want:   handshake.Env{SocketPath: "/tmp/iw-123/s", Serializer: "json", ProtocolVersions: []int{2, 1, 2}, AuthToken: "0123abcd", ReadyFD: 3},
+			change: map[string]string{handshakewire.EnvProtocolVersions: " 2, 1 ,2"},
+			want:   handshakewire.Env{SocketPath: "/tmp/iw-123/s", Serializer: "json", ProtocolVersions: []int{2, 1, 2}, AuthToken: "0123abcd", ReadyFD: 3},
 		},
 		{
 			name:   "socket group",
-			change: map[string]string{handshake.EnvSocketGroup: "0"},
-			want:   handshake.Env{SocketPath: "/tmp/iw-123/s", Serializer: "json", ProtocolVersions: []int{1, 2}, AuthToken: "0123abcd", ReadyFD: 3, SocketGroup: "0"},
+			change: map[string]string{handshakewire.EnvSocketGroup: "0"},
+			want:   handshakewire.Env{SocketPath: "/tmp/iw-123/s", Serializer: "json", ProtocolVersions: []int{1, 2}, AuthToken: "0123abcd", ReadyFD: 3, SocketGroup: "0"},
 		},
 		{
 			name:    "socket group not a gid",
-			change:  map[string]string{handshake.EnvSocketGroup: "staff"},
+			change:  map[string]string{handshakewire.EnvSocketGroup: "staff"},
 			wantErr: `handshake: ISOLATED_WORKERS_SOCKET_GROUP="staff" is not a gid`,
 		},
 		{
@@ -113,72 +114,72 @@ func TestParseEnv(t *testing.T) {
 		},
 		{
 			name:    "missing socket path",
-			change:  map[string]string{handshake.EnvSocketPath: ""},
+			change:  map[string]string{handshakewire.EnvSocketPath: ""},
 			wantErr: "handshake: ISOLATED_WORKERS_SOCKET_PATH is empty",
 		},
 		{
 			name:    "missing serializer",
-			change:  map[string]string{handshake.EnvSerializer: ""},
+			change:  map[string]string{handshakewire.EnvSerializer: ""},
 			wantErr: "handshake: ISOLATED_WORKERS_SERIALIZER is empty",
 		},
 		{
 			name:    "missing auth token",
-			change:  map[string]string{handshake.EnvAuthToken: ""},
+			change:  map[string]string{handshakewire.EnvAuthToken: ""},
 			wantErr: "handshake: ISOLATED_WORKERS_AUTH_TOKEN is empty",
 		},
 		{
 			name:    "missing versions",
-			change:  map[string]string{handshake.EnvProtocolVersions: ""},
+			change:  map[string]string{handshakewire.EnvProtocolVersions: ""},
 			wantErr: "handshake: ISOLATED_WORKERS_PROTOCOL_VERSIONS: no protocol versions",
 		},
 		{
 			name:    "version not a number",
-			change:  map[string]string{handshake.EnvProtocolVersions: "1,two"},
+			change:  map[string]string{handshakewire.EnvProtocolVersions: "1,two"},
 			wantErr: `handshake: ISOLATED_WORKERS_PROTOCOL_VERSIONS: version "two" is not a positive integer`,
 		},
 		{
 			name:    "version zero",
-			change:  map[string]string{handshake.EnvProtocolVersions: "0"},
+			change:  map[string]string{handshakewire.EnvProtocolVersions: "0"},
 			wantErr: `handshake: ISOLATED_WORKERS_PROTOCOL_VERSIONS: version "0" is not a positive integer`,
 		},
 		{
 			name:    "negative version",
-			change:  map[string]string{handshake.EnvProtocolVersions: "2,-1"},
+			change:  map[string]string{handshakewire.EnvProtocolVersions: "2,-1"},
 			wantErr: `handshake: ISOLATED_WORKERS_PROTOCOL_VERSIONS: version "-1" is not a positive integer`,
 		},
 		{
 			name:    "empty version in the list",
-			change:  map[string]string{handshake.EnvProtocolVersions: "1,,2"},
+			change:  map[string]string{handshakewire.EnvProtocolVersions: "1,,2"},
 			wantErr: `handshake: ISOLATED_WORKERS_PROTOCOL_VERSIONS: version "" is not a positive integer`,
 		},
 		{
 			name:    "trailing comma",
-			change:  map[string]string{handshake.EnvProtocolVersions: "1,"},
+			change:  map[string]string{handshakewire.EnvProtocolVersions: "1,"},
 			wantErr: `handshake: ISOLATED_WORKERS_PROTOCOL_VERSIONS: version "" is not a positive integer`,
 		},
 		{
 			name:    "missing ready fd",
-			change:  map[string]string{handshake.EnvReadyFD: ""},
+			change:  map[string]string{handshakewire.EnvReadyFD: ""},
 			wantErr: `handshake: ISOLATED_WORKERS_READY_FD="" is not a descriptor number of 3 or more`,
 		},
 		{
 			name:    "ready fd not a number",
-			change:  map[string]string{handshake.EnvReadyFD: "three"},
+			change:  map[string]string{handshakewire.EnvReadyFD: "three"},
 			wantErr: `handshake: ISOLATED_WORKERS_READY_FD="three" is not a descriptor number of 3 or more`,
 		},
 		{
 			name:    "ready fd is stderr",
-			change:  map[string]string{handshake.EnvReadyFD: "2"},
+			change:  map[string]string{handshakewire.EnvReadyFD: "2"},
 			wantErr: `handshake: ISOLATED_WORKERS_READY_FD="2" is not a descriptor number of 3 or more`,
 		},
 		{
 			name:    "ready fd negative",
-			change:  map[string]string{handshake.EnvReadyFD: "-4"},
+			change:  map[string]string{handshakewire.EnvReadyFD: "-4"},
 			wantErr: `handshake: ISOLATED_WORKERS_READY_FD="-4" is not a descriptor number of 3 or more`,
 		},
 		{
 			name:    "ready fd overflows",
-			change:  map[string]string{handshake.EnvReadyFD: "99999999999999999999"},
+			change:  map[string]string{handshakewire.EnvReadyFD: "99999999999999999999"},
 			wantErr: `handshake: ISOLATED_WORKERS_READY_FD="99999999999999999999" is not a descriptor number of 3 or more`,
 		},
 	}
@@ -197,7 +198,7 @@ func TestParseEnv(t *testing.T) {
 				}
 			}
 			getenv := func(k string) string { return vars[k] }
-			got, err := handshake.ParseEnv(cfg, getenv)
+			got, err := handshakewire.ParseEnv(cfg, getenv)
 			if errText(err) != tt.wantErr {
 				t.Fatalf("ParseEnv(%v) error = %q, want %q", vars, errText(err), tt.wantErr)
 			}
@@ -209,7 +210,7 @@ func TestParseEnv(t *testing.T) {
 }
 
 func TestParseEnvNotLaunchedByHostMatches(t *testing.T) {
-	_, err := handshake.ParseEnv(testConfig, func(string) string { return "" })
+	_, err := handshakewire.ParseEnv(testConfig, func(string) string { return "" })
 	if !errors.Is(err, handshake.ErrNotLaunchedByHost) {
 		t.Errorf("ParseEnv(empty environment) = %v, want errors.Is ErrNotLaunchedByHost", err)
 	}
@@ -235,7 +236,7 @@ func TestParseVersions(t *testing.T) {
 		{in: "0x2", wantErr: `version "0x2" is not a positive integer`},
 	}
 	for _, tt := range tests {
-		got, err := handshake.ParseVersions(tt.in)
+		got, err := handshakewire.ParseVersions(tt.in)
 		if errText(err) != tt.wantErr {
 			t.Errorf("ParseVersions(%q) error = %q, want %q", tt.in, errText(err), tt.wantErr)
 			continue
