@@ -124,7 +124,8 @@ func ServeContext(ctx context.Context, cfg Config) error {
 	if realEnv && !errors.Is(err, ErrNotLaunchedByHost) {
 		handshakewire.UnsetEnv(cfg.Handshake)
 	}
-	if err != nil {
+	var cookie *handshakewire.CookieMismatchError
+	if err != nil && !errors.As(err, &cookie) {
 		return err
 	}
 	ready := os.NewFile(uintptr(env.ReadyFD), "ready-pipe")
@@ -135,6 +136,9 @@ func ServeContext(ctx context.Context, cfg Config) error {
 		ready.WriteString(handshakewire.ErrorLineFor(err))
 		ready.Close()
 		return err
+	}
+	if cookie != nil {
+		return fail(cookie)
 	}
 	if env.Serializer != cfg.Serializer.Name() {
 		return fail(&handshake.SerializerMismatchError{Host: env.Serializer, Worker: cfg.Serializer.Name()})

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -42,9 +43,10 @@ func TestServeContextWithoutCookie(t *testing.T) {
 	}{
 		{"empty environment", map[string]string{}},
 		{"wrong cookie value", map[string]string{testHandshake.MagicCookieKey: "no"}},
-		{"everything but the cookie", func() map[string]string {
+		{"no host's ready pipe", func() map[string]string {
 			m := goodEnv(t, 99)
 			delete(m, testHandshake.MagicCookieKey)
+			delete(m, handshakewire.EnvReadyFD)
 			return m
 		}()},
 	}
@@ -55,6 +57,27 @@ func TestServeContextWithoutCookie(t *testing.T) {
 				t.Errorf("ServeContext(%v) = %v, want ErrNotLaunchedByHost", tt.env, err)
 			}
 		})
+	}
+}
+
+// A host launched the worker (it set the socket and the ready pipe) with
+// another handshake: the error says so instead of "not meant to be run
+// directly", and it reaches the host on the ready pipe.
+func TestServeContextCookieMismatch(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	env := goodEnv(t, int(w.Fd()))
+	env[testHandshake.MagicCookieKey] = "another-build"
+	err = ServeContext(context.Background(), Config{Handshake: testHandshake, Getenv: mapEnv(env)})
+	if err == nil || errors.Is(err, ErrNotLaunchedByHost) || !strings.Contains(err.Error(), "magic cookie mismatch: the host set "+testHandshake.MagicCookieKey) {
+		t.Fatalf("ServeContext = %v, want a magic cookie mismatch naming %s", err, testHandshake.MagicCookieKey)
+	}
+	line, _ := io.ReadAll(r)
+	if !strings.Contains(string(line), "magic cookie mismatch") {
+		t.Errorf("ready pipe got %q, want the mismatch", line)
 	}
 }
 

@@ -59,6 +59,12 @@ func (e Env) Encode(c handshake.Config) []string {
 // error naming the variable.
 func ParseEnv(c handshake.Config, getenv func(string) string) (Env, error) {
 	if c.MagicCookieKey == "" || getenv(c.MagicCookieKey) != c.MagicCookieValue {
+		// A host did launch this binary (it set the socket and the ready
+		// pipe) but with another handshake: say that on the ready pipe,
+		// instead of "not meant to be run directly".
+		if fd, err := strconv.Atoi(getenv(EnvReadyFD)); err == nil && fd >= 3 && getenv(EnvSocketPath) != "" && c.MagicCookieKey != "" {
+			return Env{ReadyFD: fd}, &CookieMismatchError{Key: c.MagicCookieKey, Set: getenv(c.MagicCookieKey) != ""}
+		}
 		return Env{}, handshake.ErrNotLaunchedByHost
 	}
 	var e Env
@@ -120,4 +126,19 @@ func ParseVersions(s string) ([]int, error) {
 		out = append(out, v)
 	}
 	return out, nil
+}
+
+// CookieMismatchError: a host launched the worker (the handshake variables
+// are set) but its magic cookie differs from the worker's: the two were
+// built with different handshake.Config values.
+type CookieMismatchError struct {
+	Key string // the worker's MagicCookieKey
+	Set bool   // whether the host set that variable at all
+}
+
+func (e *CookieMismatchError) Error() string {
+	if e.Set {
+		return fmt.Sprintf("magic cookie mismatch: the host set %s to another value than this worker's handshake.Config expects; build host and worker with the same handshake", e.Key)
+	}
+	return fmt.Sprintf("magic cookie mismatch: the host did not set %s, the cookie this worker's handshake.Config expects; build host and worker with the same handshake", e.Key)
 }

@@ -98,13 +98,23 @@ func TestParseEnv(t *testing.T) {
 			wantErr: `handshake: ISOLATED_WORKERS_SOCKET_GROUP="staff" is not a gid`,
 		},
 		{
+			// A host launched it (socket and ready pipe set) with another
+			// handshake: the ready pipe says so.
 			name:    "missing cookie",
 			change:  map[string]string{testConfig.MagicCookieKey: ""},
-			wantErr: handshake.ErrNotLaunchedByHost.Error(),
+			want:    handshakewire.Env{ReadyFD: 3}, // to report it on
+			wantErr: "magic cookie mismatch: the host did not set " + testConfig.MagicCookieKey + ", the cookie this worker's handshake.Config expects; build host and worker with the same handshake",
 		},
 		{
 			name:    "wrong cookie",
 			change:  map[string]string{testConfig.MagicCookieKey: "d5f1c0dE"},
+			want:    handshakewire.Env{ReadyFD: 3},
+			wantErr: "magic cookie mismatch: the host set " + testConfig.MagicCookieKey + " to another value than this worker's handshake.Config expects; build host and worker with the same handshake",
+		},
+		{
+			// Started by hand: none of the host's variables.
+			name:    "wrong cookie and no host",
+			change:  map[string]string{testConfig.MagicCookieKey: "d5f1c0dE", handshakewire.EnvSocketPath: "", handshakewire.EnvReadyFD: ""},
 			wantErr: handshake.ErrNotLaunchedByHost.Error(),
 		},
 		{

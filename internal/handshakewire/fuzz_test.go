@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -37,7 +38,14 @@ func FuzzParseEnv(f *testing.F) {
 		}
 		env, err := handshakewire.ParseEnv(testConfig, func(k string) string { return vars[k] })
 		if cookie != testConfig.MagicCookieValue {
-			if !errors.Is(err, handshake.ErrNotLaunchedByHost) {
+			// With the host's socket and ready pipe set, a host launched it
+			// with another handshake (reported on that pipe); else by hand.
+			var mismatch *handshakewire.CookieMismatchError
+			if n, e := strconv.Atoi(fd); e == nil && n >= 3 && socket != "" {
+				if !errors.As(err, &mismatch) || env.ReadyFD != n {
+					t.Fatalf("ParseEnv(cookie %q, fd %q) = %+v, %v, want a CookieMismatchError and the ready pipe", cookie, fd, env, err)
+				}
+			} else if !errors.Is(err, handshake.ErrNotLaunchedByHost) {
 				t.Fatalf("ParseEnv(cookie %q) = %v, want ErrNotLaunchedByHost", cookie, err)
 			}
 			return

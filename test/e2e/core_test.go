@@ -108,6 +108,11 @@ func TestStartErrors(t *testing.T) {
 			want:   []string{"handshake: MagicCookieKey and MagicCookieValue must be set"},
 		},
 		{
+			name:   "wrong magic cookie",
+			modify: func(c *host.Config) { c.Handshake.MagicCookieValue = "another-build" },
+			want:   []string{"magic cookie mismatch: the host set IW_TEST_WORKER to another value than this worker's handshake.Config expects; build host and worker with the same handshake"},
+		},
+		{
 			name:   "negative timeout",
 			modify: func(c *host.Config) { c.CallTimeout = -time.Second },
 			want:   []string{"host: CallTimeout -1s is negative"},
