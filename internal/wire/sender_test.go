@@ -226,3 +226,41 @@ func TestSenderWriteNowMixed(t *testing.T) {
 		}
 	}
 }
+
+// writeCounter records each Write it is given, as a yamux stream sends
+// each Write as one frame.
+type writeCounter struct {
+	mu     sync.Mutex
+	writes [][]byte
+}
+
+func (w *writeCounter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	w.writes = append(w.writes, bytes.Clone(p))
+	w.mu.Unlock()
+	return len(p), nil
+}
+
+// TestSenderWriteNowOneWritePerMessage: a message whose envelope plus
+// payload is just over 64 KiB, or at the bulk threshold, still reaches the
+// stream in one Write (one yamux frame), not split into envelope and
+// payload; that split cost a second send-loop round trip, the issue's
+// latency step between 65,450 and 65,460 bytes of payload.
+func TestSenderWriteNowOneWritePerMessage(t *testing.T) {
+	envelope := bytes.Repeat([]byte("e"), 85)
+	for _, size := range []int{100, 65450, 65460, LargeThreshold, 200 << 10, MaxCopy - len(envelope)} {
+		w := &writeCounter{}
+		s := NewSender(w, MaxQueued, nil)
+		payload := bytes.Repeat([]byte{'p'}, size)
+		if err := s.WriteNow(envelope, payload); err != nil {
+			t.Fatalf("WriteNow(%d B payload) = %v", size, err)
+		}
+		if len(w.writes) != 1 {
+			t.Errorf("a %d B payload with its %d B envelope took %d stream Writes, want 1", size, len(envelope), len(w.writes))
+			continue
+		}
+		if want := append(bytes.Clone(envelope), payload...); !bytes.Equal(w.writes[0], want) {
+			t.Errorf("a %d B payload: the stream got %d bytes, not the envelope and payload in order", size, len(w.writes[0]))
+		}
+	}
+}
