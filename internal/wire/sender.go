@@ -43,7 +43,7 @@ type Sender struct {
 	buf   []byte        // queued whole messages
 	spare []byte        // the previous batch's buffer, for reuse
 	err   error         // the stream's write error; sticky
-	room  chan struct{} // closed (and replaced) when the queue is taken
+	room  chan struct{} // closed when the queue is taken; made by the first Write to wait (nil: none waits)
 	kick  chan struct{} // cap 1: the queue has something for Run
 	// writing: Run or a WriteNow caller is writing; it takes what is
 	// queued meanwhile before it stops writing.
@@ -54,7 +54,7 @@ type Sender struct {
 // bytes. done closes when the connection ends (a yamux session's
 // CloseChan).
 func NewSender(w io.Writer, limit int, done <-chan struct{}) *Sender {
-	return &Sender{w: w, limit: limit, done: done, room: make(chan struct{}), kick: make(chan struct{}, 1)}
+	return &Sender{w: w, limit: limit, done: done, kick: make(chan struct{}, 1)}
 }
 
 // Write queues the parts as one message. It waits only while the queue is
@@ -69,6 +69,9 @@ func (s *Sender) Write(ctx context.Context, parts ...[]byte) error {
 	}
 	s.mu.Lock()
 	for s.err == nil && len(s.buf) > 0 && len(s.buf)+n > s.limit {
+		if s.room == nil {
+			s.room = make(chan struct{})
+		}
 		room := s.room
 		s.mu.Unlock()
 		select {
@@ -183,9 +186,18 @@ func (s *Sender) takeLocked() []byte {
 	out := s.buf
 	s.buf = s.spare[:0]
 	s.spare = nil
-	close(s.room)
-	s.room = make(chan struct{})
+	s.wakeLocked()
 	return out
+}
+
+// wakeLocked wakes the Writes waiting for room. The channel is made only
+// when one waits: most batches are taken with nobody waiting, and a
+// channel per batch was an allocation per message.
+func (s *Sender) wakeLocked() {
+	if s.room != nil {
+		close(s.room)
+		s.room = nil
+	}
 }
 
 // keepSpare keeps a written batch's buffer for reuse.
@@ -254,7 +266,6 @@ func (s *Sender) fail(err error) {
 	}
 	s.writing = false
 	s.buf, s.spare = nil, nil
-	close(s.room)
-	s.room = make(chan struct{})
+	s.wakeLocked()
 	s.mu.Unlock()
 }

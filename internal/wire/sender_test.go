@@ -264,3 +264,18 @@ func TestSenderWriteNowOneWritePerMessage(t *testing.T) {
 		}
 	}
 }
+
+// TestSenderWriteAllocations: writing a small message when nobody waits
+// for room allocates nothing (a channel per batch was an allocation per
+// message on both sides).
+func TestSenderWriteAllocations(t *testing.T) {
+	s := NewSender(io.Discard, MaxQueued, nil)
+	msg := []byte("a small message\n")
+	if n := testing.AllocsPerRun(100, func() {
+		if err := s.WriteNow(msg); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 {
+		t.Errorf("WriteNow of a small message: %v allocations, want 0", n)
+	}
+}
