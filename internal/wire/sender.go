@@ -59,8 +59,11 @@ func NewSender(w io.Writer, limit int, done <-chan struct{}) *Sender {
 
 // Write queues the parts as one message. It waits only while the queue is
 // over its limit, and then at most until ctx ends, returning ctx's cause
-// with nothing queued. After the stream failed it returns the stream's
-// error; a message queued just before a failure is lost with the
+// with nothing queued. When ctx can never end (no deadline, no cancel:
+// the caller waits for its reply as long as the connection lives anyway)
+// and no write is under way, it writes the message itself, as WriteNow
+// // does, saving the hand-off to Run. After the stream failed it returns the
+// stream's error; a message queued just before a failure is lost with the
 // connection, which the reader of the peer's replies then reports.
 func (s *Sender) Write(ctx context.Context, parts ...[]byte) error {
 	n := 0
@@ -68,6 +71,12 @@ func (s *Sender) Write(ctx context.Context, parts ...[]byte) error {
 		n += len(p)
 	}
 	s.mu.Lock()
+	if ctx.Done() == nil && s.err == nil && !s.writing && len(s.buf) == 0 {
+		// Nothing can end this caller's wait (no deadline, no cancel), and
+		// the stream is idle: write on its goroutine, as WriteNow does,
+		// instead of handing the message to Run.
+		return s.writeSelf(parts, n)
+	}
 	for s.err == nil && len(s.buf) > 0 && len(s.buf)+n > s.limit {
 		if s.room == nil {
 			s.room = make(chan struct{})
@@ -106,6 +115,11 @@ func (s *Sender) queueLocked(parts [][]byte) {
 	for _, p := range parts {
 		s.buf = append(s.buf, p...)
 	}
+	if s.writing {
+		// The writer under way (Run or a WriteNow caller) takes the queue
+		// before it stops writing: waking Run would be a wasted hand-off.
+		return
+	}
 	select {
 	case s.kick <- struct{}{}:
 	default:
@@ -127,11 +141,18 @@ func (s *Sender) WriteNow(parts ...[]byte) error {
 		s.mu.Unlock()
 		return err
 	}
-	s.writing = true
 	n := 0
 	for _, p := range parts {
 		n += len(p)
 	}
+	return s.writeSelf(parts, n)
+}
+
+// writeSelf writes the parts, n bytes, on the caller's goroutine as the
+// writer under way, and then what was queued meanwhile. s.mu is held, no
+// write is under way and nothing is queued; it unlocks s.mu.
+func (s *Sender) writeSelf(parts [][]byte, n int) error {
+	s.writing = true
 	if n > MaxCopy {
 		// Very large: write it as it is rather than copy it into the
 		// queue; the envelope and the payload go out as two frames.

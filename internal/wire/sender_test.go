@@ -132,7 +132,10 @@ func TestSenderReusesLargeBatchBuffer(t *testing.T) {
 	}()
 	header := make([]byte, 64)
 	payload := make([]byte, 1<<20)
-	ctx := context.Background()
+	// A context that can end: Write queues (with one that cannot, it would
+	// write on this goroutine).
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	send := func() {
 		if err := s.Write(ctx, header, payload); err != nil {
 			t.Fatal(err)
@@ -277,5 +280,42 @@ func TestSenderWriteAllocations(t *testing.T) {
 		}
 	}); n != 0 {
 		t.Errorf("WriteNow of a small message: %v allocations, want 0", n)
+	}
+}
+
+// TestSenderWritesOnCallersGoroutineWhenNothingCanEndTheWait: Run is not
+// running here, so only a write on the caller's goroutine reaches the
+// stream. A Write whose context can never end (a call with no deadline
+// and no cancel) writes itself when the stream is idle, and WriteNow does
+// not wake Run for a message it writes itself; a Write whose context can
+// end only queues, so that its caller is never held by the stream.
+func TestSenderWritesOnCallersGoroutineWhenNothingCanEndTheWait(t *testing.T) {
+	w := &writeCounter{}
+	s := NewSender(w, MaxQueued, nil)
+	if err := s.Write(context.Background(), []byte("no deadline;")); err != nil {
+		t.Fatal(err)
+	}
+	if len(w.writes) != 1 || string(w.writes[0]) != "no deadline;" {
+		t.Fatalf("a Write with no deadline on an idle stream wrote %q, want it written by the caller", w.writes)
+	}
+	if len(s.kick) != 0 {
+		t.Error("a Write that wrote itself woke Run")
+	}
+	if err := s.WriteNow([]byte("reply;")); err != nil {
+		t.Fatal(err)
+	}
+	if len(s.kick) != 0 {
+		t.Error("WriteNow woke Run for a message it wrote itself")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := s.Write(ctx, []byte("cancellable;")); err != nil {
+		t.Fatal(err)
+	}
+	if len(w.writes) != 2 {
+		t.Errorf("a Write whose context can end wrote on the caller's goroutine: %q", w.writes)
+	}
+	if len(s.kick) != 1 {
+		t.Error("a queued message did not wake Run")
 	}
 }
