@@ -71,10 +71,12 @@ func (s *Sender) Write(ctx context.Context, parts ...[]byte) error {
 		n += len(p)
 	}
 	s.mu.Lock()
-	if ctx.Done() == nil && s.err == nil && !s.writing && len(s.buf) == 0 {
+	if ctx.Done() == nil && n <= MaxCopy && s.err == nil && !s.writing && len(s.buf) == 0 {
 		// Nothing can end this caller's wait (no deadline, no cancel), and
 		// the stream is idle: write on its goroutine, as WriteNow does,
-		// instead of handing the message to Run.
+		// instead of handing the message to Run. A larger message is
+		// copied and left to Run, which writes it as one frame: measured,
+		// that moved 1 MiB echoes faster than two frames from here.
 		return s.writeSelf(parts, n)
 	}
 	for s.err == nil && len(s.buf) > 0 && len(s.buf)+n > s.limit {
