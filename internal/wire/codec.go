@@ -110,24 +110,28 @@ func (c *Codec) Encode(dst []byte, h *Header, payload any) (out, raw []byte, err
 		h.Body, h.RawLen = BodyFrame, 0
 	}
 	start := len(dst)
-	what := h.Kind.String() + " header"
+	header := true // which frame failed, for the error
 	if c.leanJSON {
 		hb := appendJSONHeader(dst[len(dst):], h) // encode into spare capacity
 		dst, err = frame.Append(dst, hb, c.term, c.sendFrame)
 	} else {
 		var hb []byte
-		if hb, err = c.ser.Marshal(h); err == nil {
+		hc := *h // a copy: handing h to the serializer would move every caller's header to the heap
+		if hb, err = c.ser.Marshal(&hc); err == nil {
 			dst, err = frame.Append(dst, hb, c.term, c.sendFrame)
 		}
 	}
 	if err == nil && body != nil {
-		what = h.Kind.String()
+		header = false
 		dst, err = frame.Append(dst, body, c.term, c.sendFrame)
 	}
 	if err != nil {
 		var tl *shared.FrameTooLargeError
 		if errors.As(err, &tl) {
-			tl.What, tl.LimitName, tl.Owner = what, "MaxFrameSize", c.frameOwner
+			tl.What, tl.LimitName, tl.Owner = h.Kind.String(), "MaxFrameSize", c.frameOwner
+			if header {
+				tl.What += " header"
+			}
 		}
 		return dst[:start], nil, fmt.Errorf("encode %s %q: %w", h.Kind, h.Type, err)
 	}
@@ -169,12 +173,8 @@ func (c *Codec) Read(r *frame.Reader) (h Header, body []byte, err error) {
 		return h, nil, nil
 	case BodyFrame:
 		body, err = r.Next()
-		var tl *shared.FrameTooLargeError
-		switch {
-		case errors.Is(err, io.EOF):
-			err = fmt.Errorf("%w: stream ended before the payload of %s %q", ErrMalformed, h.Kind, h.Type)
-		case errors.As(err, &tl):
-			tl.What, tl.LimitName, tl.Owner = h.Kind.String(), "MaxFrameSize", c.self
+		if err != nil {
+			err = c.payloadError(&h, err)
 		}
 		return h, body, err
 	case BodyRaw:
@@ -194,21 +194,37 @@ func (c *Codec) Read(r *frame.Reader) (h Header, body []byte, err error) {
 	return h, nil, fmt.Errorf("%w: unknown body kind %d", ErrMalformed, h.Body)
 }
 
-// DecodeHeader decodes a header frame.
+// payloadError names what failed reading the payload frame of h.
+func (c *Codec) payloadError(h *Header, err error) error {
+	var tl *shared.FrameTooLargeError
+	switch {
+	case errors.Is(err, io.EOF):
+		err = fmt.Errorf("%w: stream ended before the payload of %s %q", ErrMalformed, h.Kind, h.Type)
+	case errors.As(err, &tl):
+		tl.What, tl.LimitName, tl.Owner = h.Kind.String(), "MaxFrameSize", c.self
+	}
+	return err
+}
+
+// DecodeHeader decodes a header frame. h does not escape: the fast JSON
+// path parses into it, and the serializers decode into a header of their
+// own that is then copied, so a caller's header stays on its stack.
 func (c *Codec) DecodeHeader(b []byte, h *Header) error {
-	if c.leanJSON {
-		if parseJSONHeader(b, h, c.intern) {
-			return nil
-		}
-		*h = Header{}
-		if err := json.Unmarshal(b, h); err != nil {
-			return fmt.Errorf("%w: header: %v", ErrMalformed, err)
-		}
+	if c.leanJSON && parseJSONHeader(b, h, c.intern) {
 		return nil
 	}
-	if err := c.ser.Unmarshal(b, h); err != nil {
+	hh := new(Header)
+	var err error
+	if c.leanJSON {
+		err = json.Unmarshal(b, hh)
+	} else {
+		err = c.ser.Unmarshal(b, hh)
+	}
+	if err != nil {
+		*h = Header{}
 		return fmt.Errorf("%w: header: %v", ErrMalformed, err)
 	}
+	*h = *hh
 	return nil
 }
 

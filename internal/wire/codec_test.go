@@ -492,3 +492,36 @@ func TestCodecEncodePeerLimits(t *testing.T) {
 		t.Errorf("Encode over this side's own limit = %v, want its own limit 10", err)
 	}
 }
+
+// TestCodecAllocations: with the JSON serializer, encoding a header into
+// a reused buffer allocates nothing and reading one allocates only its
+// transaction id; every allocation on the per-call path shows up as fresh
+// pages and collector work (test/bench/PROFILE.md, section 2).
+func TestCodecAllocations(t *testing.T) {
+	c := NewCodec(shared.JSON{}, 1<<20, 1<<20, []string{"echo"})
+	h := Header{Version: 1, Kind: shared.KindRequest, Type: "echo", ID: "8c2f7a0e-4c4b-4bd7-9a2c-5d1e3f6a7b8c", Deadline: 1}
+	var raw any = []byte("0123456789abcdef0123456789abcdef") // boxed once, as a call's payload is
+	dst := make([]byte, 0, 512)
+	if n := testing.AllocsPerRun(100, func() {
+		hc := h
+		if _, _, err := c.Encode(dst[:0], &hc, raw); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 {
+		t.Errorf("Encode of a header with a raw payload: %v allocations, want 0", n)
+	}
+
+	one, _, err := c.Encode(nil, &Header{Version: 1, Kind: shared.KindResult, Type: "echo", ID: h.ID}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream := bytes.Repeat(one, 200)
+	r := frame.NewReader(bufio.NewReader(bytes.NewReader(stream)), c.Terminator(), c.MaxFrame())
+	if n := testing.AllocsPerRun(100, func() {
+		if got, _, err := c.Read(r); err != nil || got.ID != h.ID {
+			t.Fatalf("Read = %+v, %v", got, err)
+		}
+	}); n > 1 {
+		t.Errorf("Read of a header: %v allocations, want at most 1 (its transaction id)", n)
+	}
+}

@@ -15,7 +15,8 @@ const (
 // frame's 12-byte header and its body with two separate Writes. frameConn
 // holds a data header whose length says a body follows, and writes both with
 // the body's Write. Every other Write (window updates, pings, go-away, empty
-// data frames) goes out at once, so nothing is ever held back waiting.
+// data frames) goes out at once, so nothing is ever held back waiting. A
+// large body goes out with its header in one writev, not copied.
 //
 // Only yamux's single send goroutine writes to it.
 type frameConn struct {
@@ -40,11 +41,11 @@ func (c *frameConn) Write(p []byte) (int, error) {
 	}
 	c.held = false
 	if len(p) > cap(c.buf)-yamuxHeaderSize {
-		// A large body: two writes cost less than copying it.
-		if _, err := c.Conn.Write(c.buf); err != nil {
-			return 0, err
-		}
-		return c.Conn.Write(p)
+		// A large body: one writev (on a Unix or TCP connection; two
+		// writes on others) costs less than copying it.
+		bufs := net.Buffers{c.buf, p}
+		n, err := bufs.WriteTo(c.Conn)
+		return max(int(n)-yamuxHeaderSize, 0), err
 	}
 	c.buf = append(c.buf, p...)
 	n, err := c.Conn.Write(c.buf)

@@ -3,6 +3,7 @@ package wire
 import (
 	"bytes"
 	"encoding/binary"
+	"io"
 	"net"
 	"testing"
 
@@ -104,5 +105,45 @@ func TestFrameConn(t *testing.T) {
 				t.Errorf("Write() counts mismatch (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestFrameConnLargeBodyOverUnixSocket: a data frame whose body is too
+// large to copy arrives whole, header first, over a real Unix socket
+// (written with one writev there), and Write reports the body's length.
+func TestFrameConnLargeBodyOverUnixSocket(t *testing.T) {
+	dir := t.TempDir()
+	ln, err := net.Listen("unix", dir+"/s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	got := make(chan []byte, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			got <- nil
+			return
+		}
+		defer c.Close()
+		b, _ := io.ReadAll(c)
+		got <- b
+	}()
+	conn, err := net.Dial("unix", dir+"/s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := FrameConn(conn)
+	body := bytes.Repeat([]byte("0123456789abcdef"), 20<<10) // 320 KiB
+	hdr := yamuxHeader(yamuxTypeData, uint32(len(body)))
+	if n, err := c.Write(hdr); n != yamuxHeaderSize || err != nil {
+		t.Fatalf("Write(header) = %d, %v", n, err)
+	}
+	if n, err := c.Write(body); n != len(body) || err != nil {
+		t.Fatalf("Write(body) = %d, %v; want %d, nil", n, err, len(body))
+	}
+	conn.Close()
+	if want := append(bytes.Clone(hdr), body...); !bytes.Equal(<-got, want) {
+		t.Error("the socket did not carry the header and then the body")
 	}
 }

@@ -43,7 +43,7 @@ type Sender struct {
 	buf   []byte        // queued whole messages
 	spare []byte        // the previous batch's buffer, for reuse
 	err   error         // the stream's write error; sticky
-	room  chan struct{} // closed (and replaced) when the queue is taken
+	room  chan struct{} // closed when the queue is taken; made by the first Write to wait (nil: none waits)
 	kick  chan struct{} // cap 1: the queue has something for Run
 	// writing: Run or a WriteNow caller is writing; it takes what is
 	// queued meanwhile before it stops writing.
@@ -54,13 +54,16 @@ type Sender struct {
 // bytes. done closes when the connection ends (a yamux session's
 // CloseChan).
 func NewSender(w io.Writer, limit int, done <-chan struct{}) *Sender {
-	return &Sender{w: w, limit: limit, done: done, room: make(chan struct{}), kick: make(chan struct{}, 1)}
+	return &Sender{w: w, limit: limit, done: done, kick: make(chan struct{}, 1)}
 }
 
 // Write queues the parts as one message. It waits only while the queue is
 // over its limit, and then at most until ctx ends, returning ctx's cause
-// with nothing queued. After the stream failed it returns the stream's
-// error; a message queued just before a failure is lost with the
+// with nothing queued. When ctx can never end (no deadline, no cancel:
+// the caller waits for its reply as long as the connection lives anyway)
+// and no write is under way, it writes the message itself, as WriteNow
+// // does, saving the hand-off to Run. After the stream failed it returns the
+// stream's error; a message queued just before a failure is lost with the
 // connection, which the reader of the peer's replies then reports.
 func (s *Sender) Write(ctx context.Context, parts ...[]byte) error {
 	n := 0
@@ -68,7 +71,18 @@ func (s *Sender) Write(ctx context.Context, parts ...[]byte) error {
 		n += len(p)
 	}
 	s.mu.Lock()
+	if ctx.Done() == nil && n <= MaxCopy && s.err == nil && !s.writing && len(s.buf) == 0 {
+		// Nothing can end this caller's wait (no deadline, no cancel), and
+		// the stream is idle: write on its goroutine, as WriteNow does,
+		// instead of handing the message to Run. A larger message is
+		// copied and left to Run, which writes it as one frame: measured,
+		// that moved 1 MiB echoes faster than two frames from here.
+		return s.writeSelf(parts, n)
+	}
 	for s.err == nil && len(s.buf) > 0 && len(s.buf)+n > s.limit {
+		if s.room == nil {
+			s.room = make(chan struct{})
+		}
 		room := s.room
 		s.mu.Unlock()
 		select {
@@ -103,6 +117,11 @@ func (s *Sender) queueLocked(parts [][]byte) {
 	for _, p := range parts {
 		s.buf = append(s.buf, p...)
 	}
+	if s.writing {
+		// The writer under way (Run or a WriteNow caller) takes the queue
+		// before it stops writing: waking Run would be a wasted hand-off.
+		return
+	}
 	select {
 	case s.kick <- struct{}{}:
 	default:
@@ -115,6 +134,7 @@ func (s *Sender) queueLocked(parts [][]byte) {
 // to write share the Write), and then what was queued while it wrote; the
 // caller may so wait for a slow peer. Otherwise it queues them for the
 // writer under way and returns. It never waits for room in the queue.
+// A message of at most MaxCopy bytes goes to the stream in one Write.
 func (s *Sender) WriteNow(parts ...[]byte) error {
 	s.mu.Lock()
 	if s.err != nil || s.writing || len(s.buf) > 0 {
@@ -123,13 +143,21 @@ func (s *Sender) WriteNow(parts ...[]byte) error {
 		s.mu.Unlock()
 		return err
 	}
-	s.writing = true
 	n := 0
 	for _, p := range parts {
 		n += len(p)
 	}
-	if n >= LargeThreshold {
-		// Large: write it as it is rather than copy it into the queue.
+	return s.writeSelf(parts, n)
+}
+
+// writeSelf writes the parts, n bytes, on the caller's goroutine as the
+// writer under way, and then what was queued meanwhile. s.mu is held, no
+// write is under way and nothing is queued; it unlocks s.mu.
+func (s *Sender) writeSelf(parts [][]byte, n int) error {
+	s.writing = true
+	if n > MaxCopy {
+		// Very large: write it as it is rather than copy it into the
+		// queue; the envelope and the payload go out as two frames.
 		s.mu.Unlock()
 		var err error
 		for _, p := range parts {
@@ -144,6 +172,17 @@ func (s *Sender) WriteNow(parts ...[]byte) error {
 	runtime.Gosched() // let other writers that are ready queue theirs
 	return s.drain(nil)
 }
+
+// MaxCopy is the largest message WriteNow copies into the queue to write
+// it with one stream Write. A stream Write is one yamux frame, and every
+// frame costs a round trip through yamux's send loop (two goroutine
+// hand-offs) on this side and a wake-up of the reader on the other; below
+// this size copying the envelope and the payload together costs less than
+// that second frame (a 256 KiB copy is a few tens of microseconds). A
+// message at the bulk threshold (LargeThreshold), envelope included, is
+// well under it: no step in latency where envelope plus payload crosses
+// 64 KiB.
+const MaxCopy = 256 << 10
 
 // drain writes what is queued, as the writer under way, until the queue
 // is empty or a write fails, then stops writing.
@@ -170,9 +209,18 @@ func (s *Sender) takeLocked() []byte {
 	out := s.buf
 	s.buf = s.spare[:0]
 	s.spare = nil
-	close(s.room)
-	s.room = make(chan struct{})
+	s.wakeLocked()
 	return out
+}
+
+// wakeLocked wakes the Writes waiting for room. The channel is made only
+// when one waits: most batches are taken with nobody waiting, and a
+// channel per batch was an allocation per message.
+func (s *Sender) wakeLocked() {
+	if s.room != nil {
+		close(s.room)
+		s.room = nil
+	}
 }
 
 // keepSpare keeps a written batch's buffer for reuse.
@@ -241,7 +289,6 @@ func (s *Sender) fail(err error) {
 	}
 	s.writing = false
 	s.buf, s.spare = nil, nil
-	close(s.room)
-	s.room = make(chan struct{})
+	s.wakeLocked()
 	s.mu.Unlock()
 }

@@ -132,7 +132,10 @@ func TestSenderReusesLargeBatchBuffer(t *testing.T) {
 	}()
 	header := make([]byte, 64)
 	payload := make([]byte, 1<<20)
-	ctx := context.Background()
+	// A context that can end: Write queues (with one that cannot, it would
+	// write on this goroutine).
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	send := func() {
 		if err := s.Write(ctx, header, payload); err != nil {
 			t.Fatal(err)
@@ -224,5 +227,95 @@ func TestSenderWriteNowMixed(t *testing.T) {
 		if n != each {
 			t.Errorf("writer %d: %d messages arrived, want %d", w, n, each)
 		}
+	}
+}
+
+// writeCounter records each Write it is given, as a yamux stream sends
+// each Write as one frame.
+type writeCounter struct {
+	mu     sync.Mutex
+	writes [][]byte
+}
+
+func (w *writeCounter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	w.writes = append(w.writes, bytes.Clone(p))
+	w.mu.Unlock()
+	return len(p), nil
+}
+
+// TestSenderWriteNowOneWritePerMessage: a message whose envelope plus
+// payload is just over 64 KiB, or at the bulk threshold, still reaches the
+// stream in one Write (one yamux frame), not split into envelope and
+// payload; that split cost a second send-loop round trip, the issue's
+// latency step between 65,450 and 65,460 bytes of payload.
+func TestSenderWriteNowOneWritePerMessage(t *testing.T) {
+	envelope := bytes.Repeat([]byte("e"), 85)
+	for _, size := range []int{100, 65450, 65460, LargeThreshold, 200 << 10, MaxCopy - len(envelope)} {
+		w := &writeCounter{}
+		s := NewSender(w, MaxQueued, nil)
+		payload := bytes.Repeat([]byte{'p'}, size)
+		if err := s.WriteNow(envelope, payload); err != nil {
+			t.Fatalf("WriteNow(%d B payload) = %v", size, err)
+		}
+		if len(w.writes) != 1 {
+			t.Errorf("a %d B payload with its %d B envelope took %d stream Writes, want 1", size, len(envelope), len(w.writes))
+			continue
+		}
+		if want := append(bytes.Clone(envelope), payload...); !bytes.Equal(w.writes[0], want) {
+			t.Errorf("a %d B payload: the stream got %d bytes, not the envelope and payload in order", size, len(w.writes[0]))
+		}
+	}
+}
+
+// TestSenderWriteAllocations: writing a small message when nobody waits
+// for room allocates nothing (a channel per batch was an allocation per
+// message on both sides).
+func TestSenderWriteAllocations(t *testing.T) {
+	s := NewSender(io.Discard, MaxQueued, nil)
+	msg := []byte("a small message\n")
+	if n := testing.AllocsPerRun(100, func() {
+		if err := s.WriteNow(msg); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 {
+		t.Errorf("WriteNow of a small message: %v allocations, want 0", n)
+	}
+}
+
+// TestSenderWritesOnCallersGoroutineWhenNothingCanEndTheWait: Run is not
+// running here, so only a write on the caller's goroutine reaches the
+// stream. A Write whose context can never end (a call with no deadline
+// and no cancel) writes itself when the stream is idle, and WriteNow does
+// not wake Run for a message it writes itself; a Write whose context can
+// end only queues, so that its caller is never held by the stream.
+func TestSenderWritesOnCallersGoroutineWhenNothingCanEndTheWait(t *testing.T) {
+	w := &writeCounter{}
+	s := NewSender(w, MaxQueued, nil)
+	if err := s.Write(context.Background(), []byte("no deadline;")); err != nil {
+		t.Fatal(err)
+	}
+	if len(w.writes) != 1 || string(w.writes[0]) != "no deadline;" {
+		t.Fatalf("a Write with no deadline on an idle stream wrote %q, want it written by the caller", w.writes)
+	}
+	if len(s.kick) != 0 {
+		t.Error("a Write that wrote itself woke Run")
+	}
+	if err := s.WriteNow([]byte("reply;")); err != nil {
+		t.Fatal(err)
+	}
+	if len(s.kick) != 0 {
+		t.Error("WriteNow woke Run for a message it wrote itself")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := s.Write(ctx, []byte("cancellable;")); err != nil {
+		t.Fatal(err)
+	}
+	if len(w.writes) != 2 {
+		t.Errorf("a Write whose context can end wrote on the caller's goroutine: %q", w.writes)
+	}
+	if len(s.kick) != 1 {
+		t.Error("a queued message did not wake Run")
 	}
 }
