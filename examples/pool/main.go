@@ -26,6 +26,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -238,10 +239,12 @@ func run(c *check.Checker, workerPath string, kills int, serve string) error {
 	go func() {
 		t := time.NewTicker(killEvery)
 		defer t.Stop()
+		var pids []int
 		for range kills {
 			<-t.C
 			moving.Lock()
-			err := killOne(p, int(frozen.Load()), out)
+			pid, err := killOne(p, int(frozen.Load()), pids, out)
+			pids = append(pids, pid)
 			moving.Unlock()
 			if err != nil {
 				killed <- err
@@ -339,11 +342,11 @@ func run(c *check.Checker, workerPath string, kills int, serve string) error {
 	return nil
 }
 
-// pick returns a random ready worker other than pid not.
-func pick(p *host.Pool, not int) (host.PoolWorker, error) {
+// pick returns a random ready worker whose pid is not one of not.
+func pick(p *host.Pool, not ...int) (host.PoolWorker, error) {
 	var ready []host.PoolWorker
 	for _, w := range p.Workers() {
-		if w.State == host.WorkerReady && w.PID != not {
+		if w.State == host.WorkerReady && !slices.Contains(not, w.PID) {
 			ready = append(ready, w)
 		}
 	}
@@ -353,18 +356,20 @@ func pick(p *host.Pool, not int) (host.PoolWorker, error) {
 	return ready[rand.IntN(len(ready))], nil
 }
 
-// killOne kills a random ready worker (not the frozen one).
-func killOne(p *host.Pool, frozen int, out *say) error {
-	w, err := pick(p, frozen)
+// killOne kills a random ready worker: not the frozen one, and not one
+// killed before (the pool may still list a worker it has not yet seen die:
+// a tick that waited for the upgrade can come right after the last kill).
+func killOne(p *host.Pool, frozen int, killed []int, out *say) (int, error) {
+	w, err := pick(p, append(killed, frozen)...)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	proc, err := os.FindProcess(w.PID)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	out.f("kill -9 %s (pid %d)", w.Name, w.PID)
-	return proc.Kill()
+	return w.PID, proc.Kill()
 }
 
 // scrape fetches url and returns its non-zero sample lines whose metric
