@@ -64,14 +64,13 @@ func TestServeContextWithoutCookie(t *testing.T) {
 // another handshake: the error says so instead of "not meant to be run
 // directly", and it reaches the host on the ready pipe.
 func TestServeContextCookieMismatch(t *testing.T) {
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	env := goodEnv(t, int(w.Fd()))
+	// The worker closes the descriptor it is given: hand it a duplicate it
+	// owns (readyPipe), never an *os.File's own, whose finalizer would
+	// close that number again later, by then perhaps another test's socket.
+	r, fd := readyPipe(t)
+	env := goodEnv(t, fd)
 	env[testHandshake.MagicCookieKey] = "another-build"
-	err = ServeContext(context.Background(), Config{Handshake: testHandshake, Getenv: mapEnv(env)})
+	err := ServeContext(context.Background(), Config{Handshake: testHandshake, Getenv: mapEnv(env)})
 	if err == nil || errors.Is(err, ErrNotLaunchedByHost) || !strings.Contains(err.Error(), "magic cookie mismatch: the host set "+testHandshake.MagicCookieKey) {
 		t.Fatalf("ServeContext = %v, want a magic cookie mismatch naming %s", err, testHandshake.MagicCookieKey)
 	}
