@@ -383,10 +383,17 @@ func enqueueAll(t *testing.T, q *Queue, n int) {
 func checkEmpty(t *testing.T, q *Queue) {
 	t.Helper()
 	ctx := testContext(t)
-	c, err := q.Counts(ctx)
+	// A cluster may still be electing a stream leader, and a request sent
+	// to the killed one is never answered: each attempt gets a few seconds,
+	// then it asks again, until the test's bound.
+	counts := func() (Counts, error) {
+		actx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		return q.Counts(actx)
+	}
+	c, err := counts()
 	for err != nil && ctx.Err() == nil {
-		// A cluster may still be electing a stream leader: ask again.
-		c, err = q.Counts(ctx)
+		c, err = counts()
 	}
 	if err != nil {
 		t.Fatalf("Counts() = %v", err)
