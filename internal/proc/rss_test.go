@@ -2,14 +2,10 @@ package proc
 
 import (
 	"os"
-	"runtime"
 	"testing"
 )
 
 func TestRSSOfSelf(t *testing.T) {
-	if runtime.GOOS == "windows" {
-		t.Skip("RSS is not implemented on Windows")
-	}
 	n, err := RSS(os.Getpid())
 	if err != nil {
 		t.Fatalf("RSS(self) error: %v", err)
